@@ -1,0 +1,57 @@
+"""Command line of the course: ``python -m course_utils COMMAND``.
+
+Commands:
+    release [ID ...]   regenerate exercises/ID from solutions/ID (all exercises by default)
+    check [ID ...]     prove each exercise: full marks, zero for the stub, mutants caught,
+                       release in sync; exits 1 with a report if anything fails
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import exercises
+
+
+def _ids(given: list[str]) -> list[str]:
+    known = exercises.assignment_ids()
+    unknown = [i for i in given if i not in known]
+    if unknown:
+        raise SystemExit(f"unknown exercise(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    return given or known
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    for assignment_id in _ids(args.ids):
+        path = exercises.release(assignment_id)
+        print(f"released {assignment_id} -> {path.relative_to(exercises.repo_root())}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    reports = []
+    for assignment_id in _ids(args.ids):
+        report = exercises.check(assignment_id)
+        print(report, flush=True)
+        reports.append(report)
+    failed = [r.assignment_id for r in reports if not r.ok]
+    print(f"\n{len(reports) - len(failed)}/{len(reports)} exercises pass" + (f"; failing: {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course_utils", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("release", help="regenerate exercises/ from solutions/")
+    p.add_argument("ids", nargs="*", metavar="ID", help="exercise ids such as 01_neurons (default: all)")
+    p.set_defaults(func=cmd_release)
+    p = sub.add_parser("check", help="check exercises end to end")
+    p.add_argument("ids", nargs="*", metavar="ID", help="exercise ids (default: all)")
+    p.set_defaults(func=cmd_check)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
