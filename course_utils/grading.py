@@ -38,6 +38,27 @@ class ShortcutError(GradingError):
     """The student's code called a function it is asked to implement itself."""
 
 
+def _short_traceback(shell, etype, value, tb, tb_offset=None) -> list[str]:
+    """Show a GradingError as its message alone: the student needs what is wrong with
+    their function, not the frames of this module."""
+    stb = [f"\x1b[31m{etype.__name__}\x1b[0m: {value}"]
+    shell._showtraceback(etype, value, stb)  # IPython leaves the display to the handler
+    return stb
+
+
+def _install_short_tracebacks() -> None:
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with Jupyter
+        return
+    shell = get_ipython()
+    if shell is not None and GradingError not in shell.custom_exceptions:
+        shell.set_custom_exc((GradingError,), _short_traceback)
+
+
+_install_short_tracebacks()
+
+
 # --------------------------------------------------------------------------- shortcuts
 
 #: Library functions that would do an exercise's work, by task name.

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 import matplotlib
-
 import matplotlib.pyplot as plt
 from matplotlib import font_manager
 
@@ -22,9 +21,20 @@ CJK_FONTS = ["Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Serif CJK SC", "WenQu
 
 @lru_cache(maxsize=1)
 def cjk_font() -> str | None:
-    """Name of an installed font with Chinese glyphs, or None."""
+    """Name of an installed font with Chinese glyphs, or None.
+
+    Matplotlib caches its font list; a CJK font installed after that cache was written
+    is found on disk and registered here.
+    """
     installed = {f.name for f in font_manager.fontManager.ttflist}
-    return next((name for name in CJK_FONTS if name in installed), None)
+    found = next((name for name in CJK_FONTS if name in installed), None)
+    if found is None:
+        for path in font_manager.findSystemFonts():
+            if "CJK" in path or "wqy" in path.lower():
+                font_manager.fontManager.addfont(path)
+        installed = {f.name for f in font_manager.fontManager.ttflist}
+        found = next((name for name in CJK_FONTS if name in installed), None)
+    return found
 
 
 _warned = False

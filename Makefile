@@ -1,0 +1,37 @@
+# The course's commands. Each target creates .venv from requirements.txt when it is
+# missing or older than requirements.txt / pyproject.toml.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: book test lab release check clean
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+## book: build the site into _build/html, executing every chapter (cached), warnings as errors
+book: $(STAMP)
+	$(BIN)/jupyter-book build . -n -W --keep-going
+
+## test: the whole test suite (library, exercises, grading, book)
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2
+
+## lab: JupyterLab on exercises/ with nbgrader's extensions
+lab: $(STAMP)
+	cd exercises && ../$(BIN)/jupyter lab
+
+## release: regenerate exercises/ from solutions/
+release: $(STAMP)
+	$(BIN)/python -m course_utils release
+
+## check: every exercise scores full marks, its stub zero, its mutants lose points
+check: $(STAMP)
+	$(BIN)/python -m course_utils check
+
+clean:
+	rm -rf _build
