@@ -1,7 +1,7 @@
 """Seconds to execute each chapter (budget 90 s) and each exercise solution (budget 60 s).
 
     python benchmarks/execution_times.py                 # everything
-    python benchmarks/execution_times.py --only 01_neurons --out /tmp/t.json
+    python benchmarks/execution_times.py --kind exercise --only 01_neurons --out /tmp/t.json
 
 Chapters run from their MyST source with a fresh kernel, as the book build does; exercise
 solutions run with NBGRADER_EXECUTION=autograde, as the grader does. Prints a table and
@@ -40,20 +40,22 @@ def execute(nb: nbformat.NotebookNode, cwd: Path, env: dict[str, str]) -> float:
         os.environ.update(old)
 
 
-def targets(only: list[str]) -> list[tuple[str, str, Path]]:
+def targets(only: list[str], kinds: list[str]) -> list[tuple[str, str, Path]]:
     found = [("chapter", p.stem, p) for p in sorted((ROOT / "chapters").glob("*.md"))]
     found += [("exercise", p.name, p / f"{p.name}.ipynb") for p in sorted((ROOT / "solutions").iterdir())
               if (p / f"{p.name}.ipynb").is_file()]
-    return [t for t in found if not only or t[1] in only]
+    return [t for t in found if (not only or t[1] in only) and t[0] in kinds]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="*", default=[], help="chapter or exercise ids")
+    parser.add_argument("--kind", nargs="*", choices=sorted(BUDGETS), default=sorted(BUDGETS),
+                        help="chapters, exercises or both (default)")
     parser.add_argument("--out", type=Path, help="result file (default: benchmarks/results/execution_times.json)")
     args = parser.parse_args()
     rows = []
-    for kind, name, path in targets(args.only):
+    for kind, name, path in targets(args.only, args.kind):
         if kind == "chapter":
             nb, env = jupytext.read(path), {}
         else:

@@ -7,12 +7,12 @@ import sys
 
 def test_execution_times_benchmark_writes_its_result(root, tmp_path):
     out = tmp_path / "times.json"
-    proc = subprocess.run([sys.executable, "benchmarks/execution_times.py", "--only", "01_neurons", "--out", str(out)],
+    proc = subprocess.run([sys.executable, "benchmarks/execution_times.py", "--kind", "exercise", "--only", "01_neurons", "--out", str(out)],
                           cwd=root, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads(out.read_text())
     assert {"command", "date", "machine", "results"} <= set(result)
-    assert "execution_times.py --only 01_neurons" in result["command"]
+    assert "execution_times.py --kind exercise --only 01_neurons" in result["command"]
     (row,) = result["results"]["rows"]
     assert row["kind"] == "exercise" and row["name"] == "01_neurons" and row["budget"] == 60
     assert 0 < row["seconds"] < 600
