@@ -19,7 +19,7 @@ book: $(STAMP)
 
 ## test: the whole test suite (library, exercises, grading, book)
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 ## lab: JupyterLab on exercises/ with nbgrader's extensions
 lab: $(STAMP)

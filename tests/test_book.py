@@ -22,6 +22,9 @@ def html(root):
     return root / "_build" / "html"
 
 
+pytestmark = pytest.mark.xdist_group("book")  # one worker builds _build/ at a time
+
+
 @pytest.mark.slow
 def test_every_toc_page_is_built(html, root):
     toc = (root / "_toc.yml").read_text()
