@@ -4,6 +4,9 @@ Commands:
     release [ID ...]   regenerate exercises/ID from solutions/ID (all exercises by default)
     check [ID ...]     prove each exercise: full marks, zero for the stub, mutants caught,
                        release in sync; exits 1 with a report if anything fails
+    grade ID SUBMISSIONS --out DIR
+                       grade a folder or .zip of submissions in sandboxed, parallel workers:
+                       DIR/grades.csv, DIR/feedback/, DIR/gradebook.db, a summary
 """
 
 from __future__ import annotations
@@ -49,6 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("check", help="check exercises end to end")
     p.add_argument("ids", nargs="*", metavar="ID", help="exercise ids (default: all)")
     p.set_defaults(func=cmd_check)
+    p = sub.add_parser("grade", help="grade a folder or .zip of submissions (sandboxed, parallel)")
+    from . import grade
+
+    grade.add_arguments(p)
+    p.set_defaults(func=grade.run)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -1,0 +1,689 @@
+"""A sandbox for the kernels that run students' notebooks while they are graded.
+
+nbgrader runs student code as the instructor, with the instructor's network, memory and
+files. :class:`SandboxKernelManager` (the kernel manager of :mod:`course_utils.grade`)
+starts every kernel instead through this module, in three layers:
+
+1. ``unshare`` (util-linux) puts the kernel in new namespaces where the OS allows it:
+   a **network** namespace with no interface up (no network at all), a **mount**
+   namespace in which the gradebook, the solutions, the submissions and the output
+   folder are covered by empty read-only file systems, and a **PID** namespace whose
+   processes all die with the kernel (a child process left running cannot outlive it).
+   The kernel talks to nbgrader over Unix sockets (ZMQ's ``ipc`` transport), which
+   cross network namespaces.
+2. :func:`launch`, run as the namespace's first process, sets the resource limits
+   (``--memory`` as ``RLIMIT_DATA``, with ``RLIMIT_AS`` 4 GiB above it; file size, process count, no core dumps), drops to
+   a **separate user id** (when started as root: a uid of its own per student, so a
+   kernel can read neither root's files nor another student's), enforces the **wall
+   limit** of the notebook and, when the kernel exits, kills and reports any process
+   it left behind.
+3. :func:`kernel`, the kernel itself, records what the student's code tried (network
+   calls, child processes, hidden paths: a Python audit hook), caps the output it
+   can send, and holds a :class:`Guard`: a snapshot, taken before any student code
+   runs, of the grading helpers, the reference modules, numpy's and Python's builtins
+   and IPython's execution machinery. Before and after every graded test cell the
+   grader asks the guard to put back anything the student replaced
+   (``grading.check_function = ...``, ``builtins.AssertionError = ...``,
+   ``np.allclose = ...``, a silent exception handler, an input transformer that
+   empties the test cells...) and to say what it found.
+
+Each protection that the OS does not allow is reported by :func:`probe` as a warning;
+the grader prints them once. Nothing here needs a package beyond the standard library,
+ipykernel and jupyter_client.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+#: Environment variable naming the policy file of the kernels started by this process.
+POLICY_ENV = "COURSE_SANDBOX_POLICY"
+#: Environment variable, inside the kernel, holding the fd of the event pipe.
+EVENT_FD_ENV = "COURSE_SANDBOX_EVENT_FD"
+
+_ENV_KEEP = ("PATH", "LANG", "LANGUAGE", "TZ", "NBGRADER_EXECUTION", "PYTHONHASHSEED",
+             "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "VIRTUAL_ENV")
+
+
+@dataclass
+class Policy:
+    """What the sandbox of one kernel enforces; written as JSON for the launcher."""
+
+    kernel_dir: str  #: the kernel's home and working directory (owned by ``uid``)
+    events: str  #: file (private to the grader) where the sandbox reports what happened
+    memory: int = 2 << 30  #: bytes of heap and private memory (RLIMIT_DATA)
+    wall: float = 600.0  #: seconds the kernel may live
+    uid: int | None = None  #: user id to run as (None: do not switch)
+    gid: int | None = None
+    hidden: list[str] = field(default_factory=list)  #: paths the kernel must not see
+    expose: list[str] = field(default_factory=list)  #: folders the kernel needs (Python, the course)
+    unshare: list[str] = field(default_factory=list)  #: the unshare command, if any
+    max_output: int = 1 << 20  #: characters of stdout/stderr sent by the kernel
+    max_file: int = 256 << 20  #: largest file the kernel may write (RLIMIT_FSIZE)
+    max_procs: int = 256  #: processes and threads of the kernel's user (RLIMIT_NPROC)
+    threads: int | None = None  #: OMP/BLAS threads of the kernel
+    guard_modules: list[str] = field(default_factory=list)  #: modules the guard protects
+
+    def save(self, path: Path) -> Path:
+        path.write_text(json.dumps(asdict(self), indent=1))
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> Policy:
+        return cls(**json.loads(Path(path).read_text()))
+
+
+# --------------------------------------------------------------------------- what the OS allows
+
+
+@dataclass
+class Capabilities:
+    """The protections this machine allows, and a warning for each one it does not."""
+
+    unshare: list[str]
+    netns: bool
+    mountns: bool
+    pidns: bool
+    switch_user: bool
+    warnings: list[str]
+
+
+def _works(cmd: list[str]) -> bool:
+    try:
+        return subprocess.run([*cmd, "true"], capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+@lru_cache(maxsize=1)
+def probe() -> Capabilities:
+    """Find which namespaces ``unshare`` can create here, and whether kernels can run as
+    another user. The result is cached for the process."""
+    root = os.geteuid() == 0
+    warnings: list[str] = []
+    tool = shutil.which("unshare")
+    base: list[str] = []
+    net = mnt = pid = False
+    if tool is None or sys.platform != "linux":
+        warnings.append("no `unshare` (util-linux): student code runs with the network, sees every file "
+                        "you can read and may leave processes running")
+    else:
+        prefix = [tool] if root else [tool, "--user", "--map-root-user"]
+        full = [*prefix, "--net", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc"]
+        if _works(full):
+            base, net, mnt, pid = full, True, True, True
+        else:
+            for flags, has in ((["--net", "--mount"], (True, True)), (["--net"], (True, False)),
+                               (["--mount"], (False, True))):
+                if _works([*prefix, *flags]):
+                    base, (net, mnt) = [*prefix, *flags], has
+                    break
+        if not net:
+            warnings.append("cannot create a network namespace: student code can reach the network")
+        if not mnt:
+            warnings.append("cannot create a mount namespace: the gradebook, solutions and submissions are "
+                            "hidden from kernels only by file permissions")
+        if not pid:
+            warnings.append("cannot create a PID namespace: processes left running by a student are found "
+                            "and killed through a subreaper instead")
+    switch = root
+    if not root:
+        warnings.append("not running as root: kernels run as you and can read every file you can read "
+                        "(run `grade` as root, e.g. in a container, to give each student a user id of its own)")
+    elif not mnt and any(blocked_ancestor(p) for p in needed_paths()):
+        switch = False
+        warnings.append("Python or the course lies in a folder other users cannot enter and there is no mount "
+                        "namespace to expose it: kernels run as root")
+    return Capabilities(base, net, mnt, pid, switch, warnings)
+
+
+# --------------------------------------------------------------------------- the launcher (namespace init)
+
+_libc = None
+
+
+def _prctl(option: int, arg: int) -> None:
+    global _libc
+    _libc = _libc or ctypes.CDLL(None, use_errno=True)
+    _libc.prctl(option, arg, 0, 0, 0)
+
+
+def _hide(paths: list[str], log) -> None:
+    """Cover each existing path with an empty read-only tmpfs (a folder) or /dev/null (a file)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    ms_rdonly, ms_nosuid, ms_nodev, ms_bind, ms_remount = 1, 2, 4, 4096, 32
+    for path in paths:
+        if not os.path.lexists(path):
+            continue
+        target = os.fsencode(path)
+        if os.path.isdir(path):
+            ok = libc.mount(b"tmpfs", target, b"tmpfs", ms_rdonly | ms_nosuid | ms_nodev, b"size=4k,mode=0555") == 0
+        else:
+            ok = libc.mount(b"/dev/null", target, None, ms_bind, None) == 0
+            if ok:
+                libc.mount(b"none", target, None, ms_remount | ms_bind | ms_rdonly, None)
+        if not ok:
+            log({"kind": "sandbox", "detail": f"could not hide {path}: {os.strerror(ctypes.get_errno())}"})
+
+
+def blocked_ancestor(path: str | Path) -> Path | None:
+    """The first folder on the way to ``path`` that other users cannot enter, or None."""
+    path = Path(path).resolve()
+    for folder in [*reversed(path.parents), path]:
+        try:
+            if folder.is_dir() and not folder.stat().st_mode & 0o001:
+                return folder
+        except OSError:
+            return folder
+    return None
+
+
+def needed_paths() -> list[str]:
+    """Folders a kernel must read: the Python installation, the virtualenv, the course package."""
+    import course_utils
+
+    paths = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix),
+             str(Path(course_utils.__file__).resolve().parents[1])}
+    return sorted(paths)
+
+
+def _expose(paths: list[str], log) -> None:
+    """Make ``paths`` reachable by other users inside this mount namespace: a folder on the
+    way that they cannot enter (such as a 0700 home holding pyenv's Python) is covered by an
+    empty tmpfs into which only ``paths`` are bound back, read-only."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    ms_bind, ms_rec, ms_remount, ms_rdonly = 4096, 16384, 32, 1
+    by_block: dict[Path, list[str]] = {}
+    for path in paths:
+        block = blocked_ancestor(path)
+        if block is not None:
+            by_block.setdefault(block, []).append(path)
+    for block, inside in by_block.items():
+        fds = [(path, os.open(path, os.O_PATH | os.O_DIRECTORY)) for path in inside]
+        if libc.mount(b"tmpfs", os.fsencode(block), b"tmpfs", 0, b"size=64k,mode=0755") != 0:
+            log({"kind": "sandbox", "detail": f"could not expose {inside}: {os.strerror(ctypes.get_errno())}"})
+            continue
+        for path, fd in fds:
+            os.makedirs(path, exist_ok=True)
+            source = os.fsencode(f"/proc/self/fd/{fd}")
+            if libc.mount(source, os.fsencode(path), None, ms_bind | ms_rec, None) == 0:
+                libc.mount(b"none", os.fsencode(path), None, ms_remount | ms_bind | ms_rdonly, None)
+            else:
+                log({"kind": "sandbox", "detail": f"could not expose {path}: {os.strerror(ctypes.get_errno())}"})
+            os.close(fd)
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                status = Path(f"/proc/{entry}/status").read_text()
+            except OSError:
+                continue
+            ppid = next((line.split()[1] for line in status.splitlines() if line.startswith("PPid:")), None)
+            if ppid == str(pid):
+                found.append(int(entry))
+    return found
+
+
+def _cmdline(pid: int) -> str:
+    """The command line of ``pid``, or its name when it has already exited (a zombie)."""
+    try:
+        line = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        return line[:200] or Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return "?"
+
+
+def launch(policy_path: str, argv: list[str]) -> int:
+    """Run ``argv`` (the kernel) under ``policy``; return its exit status.
+
+    Runs as root (or the namespaces' root) and as the first process of the PID namespace
+    when there is one: it hides paths, prepares the kernel's directory, forks the kernel
+    with limits and a user id of its own, enforces the wall limit and kills whatever the
+    kernel leaves behind.
+    """
+    policy = Policy.load(policy_path)
+    events = open(policy.events, "a", buffering=1)  # noqa: SIM115 - open for the whole run
+
+    def log(event: dict) -> None:
+        events.write(json.dumps(event) + "\n")
+
+    _prctl(36, 1)  # PR_SET_CHILD_SUBREAPER: orphans of the kernel become our children
+    kdir = Path(policy.kernel_dir)
+    work = kdir / "work"
+    work.mkdir(exist_ok=True)
+    for item in Path.cwd().iterdir():  # files that nbgrader put beside the notebook
+        if item.is_file() and item.suffix != ".ipynb":
+            shutil.copy(item, work / item.name)
+    os.chdir(kdir)
+    shutil.copy(policy_path, kdir / "policy.json")  # the original may be hidden from the kernel
+    argv = [str(kdir / "policy.json") if a == policy_path else a for a in argv]
+    if "--mount" in policy.unshare:
+        if policy.uid is not None and policy.expose:
+            _expose(policy.expose, log)
+        if policy.hidden:
+            _hide(policy.hidden, log)
+    if "-f" in argv:  # the connection file must be readable by the kernel's user
+        conn = argv[argv.index("-f") + 1]
+        if policy.uid is not None:
+            os.chown(conn, policy.uid, policy.gid)
+    if policy.uid is not None:
+        for p in [kdir, *kdir.rglob("*")]:
+            os.chown(p, policy.uid, policy.gid, follow_symlinks=False)
+    env = {k: v for k, v in os.environ.items() if k in _ENV_KEEP or k.startswith("LC_")}
+    home = str(kdir)
+    env.update(HOME=home, TMPDIR=str(kdir / "tmp"), MPLCONFIGDIR=str(kdir / "mpl"), IPYTHONDIR=str(kdir / "ipython"),
+               JUPYTER_RUNTIME_DIR=str(kdir / "runtime"), JUPYTER_DATA_DIR=str(kdir / "data"),
+               JUPYTER_CONFIG_DIR=str(kdir / "config"), PYTHONDONTWRITEBYTECODE="1", USER="student")
+    if policy.threads:
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[var] = str(policy.threads)
+    for sub in ("tmp", "mpl", "ipython", "runtime", "data", "config"):
+        (kdir / sub).mkdir(exist_ok=True)
+        if policy.uid is not None:
+            os.chown(kdir / sub, policy.uid, policy.gid)
+    read_fd, write_fd = os.pipe()
+    env[EVENT_FD_ENV] = str(write_fd)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # interrupts are for the kernel
+    pid = os.fork()
+    if pid == 0:  # the kernel
+        try:
+            os.close(read_fd)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            _prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with the launcher
+            _prctl(38, 1)  # PR_SET_NO_NEW_PRIVS: no setuid programs
+            null = os.open(os.devnull, os.O_RDWR)
+            os.dup2(null, 0)
+            if not os.environ.get("COURSE_SANDBOX_DEBUG"):
+                os.dup2(null, 1)
+                os.dup2(null, 2)
+            import resource
+
+            # heap, stacks and private mappings: a bomb gets MemoryError and the kernel lives on;
+            # the address space (which shared libraries inflate) is a looser backstop
+            resource.setrlimit(resource.RLIMIT_DATA, (policy.memory, policy.memory))
+            space = policy.memory + (4 << 30)
+            resource.setrlimit(resource.RLIMIT_AS, (space, space))
+            resource.setrlimit(resource.RLIMIT_FSIZE, (policy.max_file, policy.max_file))
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            if policy.uid is not None:
+                resource.setrlimit(resource.RLIMIT_NPROC, (policy.max_procs, policy.max_procs))
+                os.setgroups([])
+                os.setgid(policy.gid)
+                os.setuid(policy.uid)
+            os.chdir(work)
+            os.set_inheritable(write_fd, True)
+            os.execve(argv[0], argv, env)
+        finally:
+            os._exit(127)
+    os.close(write_fd)
+    import threading
+
+    def relay() -> None:  # the kernel's own reports (audit hook), at most 500 lines
+        with os.fdopen(read_fd, "rb") as pipe:
+            for n, line in enumerate(pipe):
+                if n < 500:
+                    try:
+                        event = json.loads(line[:2000])
+                    except ValueError:
+                        continue
+                    if isinstance(event, dict):
+                        log({"kind": str(event.get("kind", "?"))[:40], "detail": str(event.get("detail", ""))[:300]})
+
+    reader = threading.Thread(target=relay, daemon=True)
+    reader.start()
+    start = time.monotonic()
+
+    def on_alarm(signum, frame):
+        log({"kind": "wall_limit", "detail": f"the notebook ran for more than {policy.wall:g} s; its kernel was killed"})
+        os.kill(pid, signal.SIGKILL)
+
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, policy.wall)
+    status = 0
+    while True:  # reap everything; return when the kernel has gone
+        try:
+            done, st = os.waitpid(-1, 0)
+        except ChildProcessError:
+            break
+        if done == pid:
+            status = os.waitstatus_to_exitcode(st)
+            break
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    if status < 0 and -status not in (signal.SIGKILL, signal.SIGTERM, signal.SIGINT):
+        log({"kind": "kernel_died", "detail": f"the kernel was killed by signal {-status}"})
+    left: list[str] = []
+    for _ in range(50):  # kill what the kernel left behind, and what those left behind
+        kids = _children(os.getpid())
+        if not kids:
+            break
+        for kid in kids:
+            left.append(_cmdline(kid))
+            try:
+                os.kill(kid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:
+            try:
+                if os.waitpid(-1, os.WNOHANG) == (0, 0):
+                    time.sleep(0.01)
+            except ChildProcessError:
+                break
+    if left:
+        log({"kind": "child_process", "detail": f"{len(left)} process(es) left running were killed: "
+             + "; ".join(sorted(set(left)))[:250]})
+    reader.join(timeout=1)
+    log({"kind": "kernel_exit", "detail": f"status {status} after {time.monotonic() - start:.1f} s"})
+    events.close()
+    return 0 if status in (0, -signal.SIGTERM, -signal.SIGKILL) else 1
+
+
+# --------------------------------------------------------------------------- inside the kernel
+
+
+class Guard:
+    """A snapshot of what the tests rely on, taken before any student code runs.
+
+    :meth:`restore` puts back every module attribute, class attribute and piece of
+    IPython's execution machinery that differs from the snapshot and returns what it
+    changed: a list of short descriptions, empty when nothing was touched.
+    """
+
+    _SHELL_LISTS = ("input_transformers_cleanup", "input_transformers_post", "ast_transformers")
+    _SHELL_ATTRS = ("custom_exceptions", "CustomTB", "InteractiveTB", "SyntaxTB", "displayhook",
+                    "display_pub", "compile")
+    _IGNORED_BUILTINS = {"_", "__", "___", "exit", "quit", "get_ipython", "display", "__IPYTHON__",
+                         "copyright", "credits", "license", "help", "_ih", "_oh", "_dh", "In", "Out"}
+
+    def __init__(self, shell, module_names: list[str]):
+        import importlib
+
+        import numpy
+
+        self.shell = shell
+        self.modules = {}
+        names = ["builtins", "numpy", "numpy.random", "numpy.linalg", *module_names]
+        for name in list(names):  # parent packages hold their submodules as attributes
+            parts = name.split(".")
+            names += [".".join(parts[:i]) for i in range(1, len(parts))]
+        self.classes: dict[type, dict] = {}
+        for name in dict.fromkeys(names):
+            try:
+                module = importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - a module the tests import but the kernel lacks
+                continue
+            self.modules[name] = (module, dict(vars(module)))
+            for value in vars(module).values():
+                if isinstance(value, type) and value.__module__ == name and name != "builtins":
+                    self.classes[value] = dict(vars(value))
+        self.mro_classes = [c for c in (*type(shell).__mro__, *type(shell.kernel).__mro__) if c is not object]
+        for cls in self.mro_classes:
+            self.classes[cls] = dict(vars(cls))
+        self.instances = {"shell": (shell, set(vars(shell))), "kernel": (shell.kernel, set(vars(shell.kernel)))}
+        self.lists = {name: list(getattr(shell, name)) for name in self._SHELL_LISTS}
+        tm = shell.input_transformer_manager
+        self.manager_lists = {name: list(getattr(tm, name)) for name in ("cleanup_transforms", "line_transforms",
+                                                                         "token_transformers")}
+        self.attrs = {name: getattr(shell, name, None) for name in self._SHELL_ATTRS}
+        self.events = {name: list(cbs) for name, cbs in shell.events.callbacks.items()}
+        self.handlers = dict(shell.kernel.shell_handlers)
+        self.sys_attrs = {name: getattr(sys, name) for name in ("excepthook", "displayhook", "stdout", "stderr")}
+        self.sys_modules = {name: module for name, (module, _) in self.modules.items()}
+        self.numpy_err = numpy.geterr()
+
+    def restore(self) -> list[str]:
+        """Put back everything that differs from the snapshot; say what was put back."""
+        import numpy
+
+        found: list[str] = []
+        for name, module in self.sys_modules.items():
+            if sys.modules.get(name) is not module:
+                sys.modules[name] = module
+                found.append(f"sys.modules[{name!r}] was replaced")
+        for name, (module, snap) in self.modules.items():
+            current = vars(module)
+            for key, value in snap.items():
+                if name == "builtins" and key in self._IGNORED_BUILTINS:
+                    continue
+                if current.get(key, _MISSING) is not value:
+                    current[key] = value
+                    found.append(f"{name}.{key} was replaced")
+        for cls, snap in self.classes.items():
+            current = vars(cls)
+            for key, value in snap.items():
+                if current.get(key, _MISSING) is not value:
+                    _setattr_type(cls, key, value)
+                    found.append(f"{cls.__module__}.{cls.__qualname__}.{key} was replaced")
+            if cls in self.mro_classes:
+                for key in [k for k in current if k not in snap]:
+                    _delattr_type(cls, key)
+                    found.append(f"{cls.__module__}.{cls.__qualname__}.{key} was added")
+        for label, (obj, keys) in self.instances.items():
+            for key in [k for k in vars(obj) if k not in keys and callable(getattr(type(obj), k, None))]:
+                delattr(obj, key)
+                found.append(f"the {label}'s method {key} was replaced")
+        for name, snap in self.lists.items():
+            if getattr(self.shell, name) != snap:
+                setattr(self.shell, name, list(snap))
+                found.append(f"shell.{name} was changed")
+        tm = self.shell.input_transformer_manager
+        for name, snap in self.manager_lists.items():
+            if getattr(tm, name) != snap:
+                setattr(tm, name, list(snap))
+                found.append(f"input_transformer_manager.{name} was changed")
+        for name, value in self.attrs.items():
+            if not _same(getattr(self.shell, name, None), value):
+                setattr(self.shell, name, value)
+                found.append(f"shell.{name} was replaced")
+        callbacks = self.shell.events.callbacks
+        for name, snap in self.events.items():
+            if callbacks.get(name) != snap:
+                callbacks[name] = list(snap)
+                found.append(f"shell.events[{name!r}] was changed")
+        if self.shell.kernel.shell_handlers != self.handlers:
+            self.shell.kernel.shell_handlers.clear()
+            self.shell.kernel.shell_handlers.update(self.handlers)
+            found.append("the kernel's message handlers were changed")
+        for name, value in self.sys_attrs.items():
+            if not _same(getattr(sys, name), value):
+                setattr(sys, name, value)
+                found.append(f"sys.{name} was replaced")
+        if sys.gettrace() is not None or sys.getprofile() is not None:
+            sys.settrace(None)
+            sys.setprofile(None)
+            found.append("a trace or profile function was set")
+        if numpy.geterr() != self.numpy_err:
+            numpy.seterr(**self.numpy_err)
+            found.append("numpy's floating-point error handling (np.seterr) was changed")
+        return found
+
+    def report(self) -> str:
+        """:meth:`restore`, as JSON (what the grader reads back through user_expressions)."""
+        return json.dumps(self.restore())
+
+
+_MISSING = object()
+
+
+def _same(a, b) -> bool:
+    """``a is b``, counting two bound methods of the same function and object as the same."""
+    if a is b:
+        return True
+    func_a, func_b = getattr(a, "__func__", _MISSING), getattr(b, "__func__", _MISSING)
+    return func_a is not _MISSING and func_a is func_b and getattr(a, "__self__", None) is getattr(b, "__self__", None)
+
+
+def _setattr_type(cls: type, key: str, value) -> None:
+    try:
+        setattr(cls, key, value)
+    except (TypeError, AttributeError):  # a built-in type: cannot have been changed either
+        pass
+
+
+def _delattr_type(cls: type, key: str) -> None:
+    try:
+        delattr(cls, key)
+    except (TypeError, AttributeError):
+        pass
+
+
+def _install_audit_hook(policy: Policy, fd: int | None):
+    """Report network calls, child processes and attempts on hidden paths (first few of each)."""
+    state = {"on": False, "counts": {}}
+    hidden = tuple(p.rstrip("/") for p in policy.hidden)
+    net = {"socket.connect", "socket.getaddrinfo", "socket.gethostbyname", "socket.sendto", "socket.bind"}
+    procs = {"subprocess.Popen", "os.system", "os.posix_spawn", "os.fork", "os.forkpty", "os.exec", "os.spawn",
+             "pty.spawn"}
+    paths = {"open", "os.listdir", "os.scandir", "os.chdir"}
+
+    def emit(kind: str, detail: str) -> None:
+        n = state["counts"].get(kind, 0)
+        state["counts"][kind] = n + 1
+        if fd is not None and n < 5:
+            try:
+                os.write(fd, (json.dumps({"kind": kind, "detail": detail[:250]}) + "\n").encode())
+            except OSError:
+                pass
+
+    def hook(event: str, args: tuple) -> None:
+        if not state["on"]:
+            return
+        try:
+            if event in net:
+                if event == "socket.bind" and args and getattr(args[0], "family", None) == 1:
+                    return  # a Unix socket
+                emit("network", f"{event} {args[1:2]!r}")
+            elif event in procs:
+                emit("process", f"{event} {args[:2]!r}")
+            elif event in paths and hidden and args:
+                path = args[0]
+                if isinstance(path, bytes):
+                    path = os.fsdecode(path)
+                if isinstance(path, str):
+                    full = os.path.abspath(path)
+                    if full.startswith(hidden) and any(full == h or full.startswith(h + "/") for h in hidden):
+                        emit("hidden_path", f"{event} {full}")
+        except Exception:  # noqa: BLE001 - an audit hook must never break the student's code
+            pass
+
+    sys.addaudithook(hook)
+    return state
+
+
+def _cap_output(limit: int, fd: int | None) -> None:
+    """Stop sending stdout/stderr after ``limit`` characters (one note when it happens)."""
+    from ipykernel.iostream import OutStream
+
+    original = OutStream.write
+    budget = {"left": limit, "noted": False}
+
+    def write(self, string):
+        if not isinstance(string, str):
+            return original(self, string)
+        n = len(string)
+        if budget["left"] <= 0:
+            if not budget["noted"]:
+                budget["noted"] = True
+                if fd is not None:
+                    try:
+                        os.write(fd, (json.dumps({"kind": "output_truncated", "detail":
+                                                  f"output beyond {limit:,} characters was dropped"}) + "\n").encode())
+                    except OSError:
+                        pass
+                original(self, f"\n[... output truncated by the grader after {limit:,} characters ...]\n")
+            return n
+        if n > budget["left"]:
+            string = string[: budget["left"]]
+        budget["left"] -= n
+        original(self, string)
+        return n
+
+    OutStream.write = write
+
+
+def kernel(policy_path: str, argv: list[str]) -> None:
+    """Start an IPython kernel with the audit hook, the output cap and the guard."""
+    policy = Policy.load(policy_path)
+    fd = int(os.environ.pop(EVENT_FD_ENV)) if EVENT_FD_ENV in os.environ else None
+    audit = _install_audit_hook(policy, fd)
+    from ipykernel.kernelapp import IPKernelApp
+
+    app = IPKernelApp.instance()
+    app.initialize(argv)
+    _cap_output(policy.max_output, fd)
+    guard = Guard(app.shell, policy.guard_modules)
+    import types
+
+    module = types.ModuleType("_course_guard", "The grader's guard; changing it is tampering.")
+    module.report = guard.report
+    sys.modules["_course_guard"] = module
+    audit["on"] = True
+    app.start()
+
+
+# --------------------------------------------------------------------------- the kernel manager
+
+
+def _manager_class():
+    from jupyter_client.manager import AsyncKernelManager
+
+    class SandboxKernelManager(AsyncKernelManager):
+        """An ``AsyncKernelManager`` that starts the kernel through :func:`launch` under the
+        policy named by the environment variable ``COURSE_SANDBOX_POLICY``."""
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.policy_path = os.environ[POLICY_ENV]
+            self.policy = Policy.load(self.policy_path)
+            self.transport = "ipc"  # Unix sockets cross the network namespace
+            self.ip = str(Path(self.policy.kernel_dir) / "ipc")
+            self.connection_file = str(Path(self.policy.kernel_dir) / "connection.json")
+
+        def format_kernel_cmd(self, extra_arguments=None):
+            cmd = super().format_kernel_cmd(extra_arguments)
+            rest = cmd[cmd.index("-f"):] if "-f" in cmd else cmd[1:]
+            python = sys.executable
+            inner = [python, "-m", "course_utils.sandbox", "kernel", self.policy_path, *rest]
+            return [*self.policy.unshare, python, "-m", "course_utils.sandbox", "launch", self.policy_path, "--", *inner]
+
+    return SandboxKernelManager
+
+
+def __getattr__(name: str):
+    if name == "SandboxKernelManager":  # imported lazily: jupyter_client is slow to import
+        cls = _manager_class()
+        globals()[name] = cls
+        return cls
+    raise AttributeError(name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if len(argv) >= 2 and argv[0] == "launch":
+        rest = argv[2:]
+        if rest and rest[0] == "--":
+            rest = rest[1:]
+        return launch(argv[1], rest)
+    if len(argv) >= 2 and argv[0] == "kernel":
+        kernel(argv[1], argv[2:])
+        return 0
+    print("usage: python -m course_utils.sandbox {launch POLICY -- CMD... | kernel POLICY -f CONNECTION}",
+          file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,334 @@
+"""The class-grading pipeline: ``python -m course_utils grade`` on a fixture class.
+
+``tests/fixtures/submissions/`` is a class of Exercise 1 submissions with every kind of
+bad input the grader must survive (modelled on nbgrader's own test fixtures such as
+``submitted-cheat-attempt`` and ``infinite-loop``). One grade run of the whole class is
+checked against :data:`EXPECTED` (status and score of every student); the other tests are
+fast checks of the pieces, a proof that the cheating fixtures do fool an unguarded kernel,
+and a second database (PostgreSQL when a server can be started here) graded twice.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course_utils import exercises, grade, sandbox
+
+ROOT = Path(__file__).resolve().parents[1]
+SUBMISSIONS = ROOT / "tests" / "fixtures" / "submissions"
+ASSIGNMENT = "01_neurons"
+
+#: student -> (status, score out of 12): what each fixture is and what it must get
+EXPECTED = {
+    "alice": ("ok", 12),  # alice/01_neurons.ipynb, every task right
+    "bob": ("ok", 3),  # bob/01_neurons/01_neurons.ipynb, sigmoid and dense_forward right
+    "carol": ("ok", 12),  # carol_12345_01_neurons.ipynb, as a learning platform names it
+    "dave": ("not_json", 0),  # a text file named .ipynb
+    "erin": ("empty", 0),  # an empty file
+    "frank": ("wrong_assignment", 0),  # frank/02_words.ipynb
+    "grace": ("wrong_assignment", 0),  # named 01_neurons.ipynb, holds another notebook
+    "heidi": ("multiple_notebooks", 0),  # two different notebooks
+    "ivan": ("test_cells_restored", 3),  # deleted test_softmax, emptied test_sigmoid; both functions
+    # wrong (and mlp_loss_and_grads, right, calls the wrong softmax)
+    "judy": ("timeout", 10),  # sigmoid loops forever
+    "mallory": ("memory_limit", 12),  # allocates 2 GB (more than --memory)
+    "niaj": ("network_blocked", 12),  # opens a URL
+    "oscar": ("child_process", 12),  # leaves `sleep 600` running
+    "peggy": ("output_truncated", 12),  # prints 30 MB
+    "rupert": ("hidden_path", 0),  # looks for the solutions and the gradebook to copy them
+    "sybil": ("tampering", 0),  # replaces grading helpers, np.isclose, AssertionError, error display
+    "trent": ("tampering", 10),  # its sigmoid replaces grading.compare while the test runs
+    "victor": ("wall_limit", 0),  # a loop that ignores the interrupt
+}
+OPTIONS = dict(jobs=2, timeout=20, wall=60, memory=1 << 30, progress=False)
+
+
+def hidden_lines() -> list[str]:
+    """Substantial lines found only in the hidden tests of Exercise 1 (none may reach a
+    student; lines that the visible tests also show are left out)."""
+    source = nbformat.read(ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    release = nbformat.read(ROOT / "exercises" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    visible = "\n".join(cell.source for cell in release.cells)
+    lines = []
+    for cell in source.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade"):
+            lines += [line for line in grade.split_hidden(cell.source)[1] if len(line) >= 20 and line not in visible]
+    assert len(lines) >= 10
+    return lines
+
+
+def read_grades(out: Path) -> dict[str, tuple[str, float, float]]:
+    with open(out / "grades.csv", newline="") as handle:
+        reader = csv.DictReader(handle)
+        assert reader.fieldnames == ["student_id", "score", "max_score", "status"]
+        return {r["student_id"]: (r["status"], float(r["score"]), float(r["max_score"])) for r in reader}
+
+
+# --------------------------------------------------------------------------- the whole class, graded once
+
+
+@pytest.mark.slow
+def test_grading_the_fixture_class(tmp_path):
+    before = grade.file_checksums(SUBMISSIONS)
+    out = tmp_path / "out"
+    rows = grade.grade(ASSIGNMENT, SUBMISSIONS, out, **OPTIONS)
+    print((out / "summary.txt").read_text())
+
+    # nothing under SUBMISSIONS was written, added or removed
+    assert grade.file_checksums(SUBMISSIONS) == before
+
+    # every student has a row with the expected status and score
+    got = read_grades(out)
+    assert sorted(got) == sorted(EXPECTED), "one row per student found, no more"
+    wrong = {s: (got[s][0], got[s][1]) for s in EXPECTED if (got[s][0], got[s][1]) != EXPECTED[s]}
+    details = {r.student_id: r.details for r in rows}
+    assert not wrong, f"unexpected (status, score): {wrong}; expected {[EXPECTED[s] for s in wrong]}; " \
+                      f"details {[details[s] for s in wrong]}"
+    assert all(max_score == 12 for _, _, max_score in got.values())
+
+    # the reasons are readable
+    assert any("test_softmax" in d and "deleted" in d for d in details["ivan"])
+    assert any("test_sigmoid" in d and "edited" in d for d in details["ivan"])
+    assert any("different notebooks" in d for d in details["heidi"])
+    assert any("left running" in d and "sleep" in d for d in details["oscar"])
+    assert any("solutions" in d for d in details["rupert"])
+    assert any("check_function" in d for d in details["sybil"])
+    assert any(d.startswith("during test_sigmoid") for d in details["trent"])
+
+    # feedback for every graded student, without a line of the hidden tests
+    not_graded = {"not_json", "empty", "wrong_assignment", "multiple_notebooks", "wall_limit"}
+    graded = [s for s, (status, _) in EXPECTED.items() if status not in not_graded]
+    hidden = hidden_lines()
+    for student in graded:
+        page = out / "feedback" / f"{student}.html"
+        assert page.is_file(), f"no feedback for {student}"
+        text = grade.html_text(page.read_text())
+        leaked = [line for line in hidden if line in text]
+        assert not leaked, f"feedback of {student} shows hidden tests: {leaked[:2]}"
+        assert page.stat().st_size < 3_000_000, f"feedback of {student} is {page.stat().st_size:,} bytes"
+    assert "hidden tests, run when grading, are not shown" in grade.html_text((out / "feedback" / "bob.html").read_text())
+    assert not (out / "feedback" / "dave.html").exists()
+    # the instructor's copy keeps the hidden tests (so the check above can fail)
+    autograded = nbformat.read(out / "autograded" / "alice" / f"{ASSIGNMENT}.ipynb", as_version=4)
+    executed = "\n".join(cell.source for cell in autograded.cells)
+    assert all(line in executed for line in hidden)
+
+    # the gradebook holds every student, and the graded ones with their scores
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}", "neurons-to-attention") as gb:
+        assert sorted(s.id for s in gb.students) == sorted(EXPECTED)
+        for student, (_, score) in EXPECTED.items():
+            if student in graded:
+                assert gb.find_submission(ASSIGNMENT, student).score == pytest.approx(score), student
+
+    # the summary: statuses, per-test pass rates, the students to look at, a histogram
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["students"] == len(EXPECTED)
+    assert set(summary["not_ok"]) == {s for s, (status, _) in EXPECTED.items() if status != "ok"}
+    assert set(summary["pass_rates"]) == {"test_sigmoid", "test_softmax", "test_cross_entropy", "test_dense_forward",
+                                          "test_mlp_loss", "test_mlp_grads"}
+    assert 0 < summary["pass_rates"]["test_sigmoid"] < 1
+    assert (out / "score_histogram.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "students to look at" in (out / "summary.txt").read_text()
+
+
+# --------------------------------------------------------------------------- the database, and grading twice
+
+
+def _postgres_url(tmp: Path) -> tuple[str | None, object]:
+    """Start a throwaway PostgreSQL server on loopback (Debian's binaries); return its URL
+    and a stop function, or (None, reason) when that is not possible here."""
+    import importlib.util
+
+    driver = next((d for d in ("psycopg", "psycopg2") if importlib.util.find_spec(d)), None)
+    if driver is None:
+        return None, "neither psycopg nor psycopg2 is installed"
+    bindir = next((p for p in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)), None) \
+        if Path("/usr/lib/postgresql").is_dir() else None
+    initdb = shutil.which("initdb") or (str(bindir / "initdb") if bindir else None)
+    if not initdb or not Path(initdb).exists():
+        return None, "no PostgreSQL server binaries (initdb)"
+    initdb = os.path.realpath(initdb)  # pg_ctl and createdb sit beside the real one
+    pg_ctl = str(Path(initdb).with_name("pg_ctl"))
+    data = tmp / "pgdata"
+    data.mkdir()
+    run_as: list[str] = []
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+        run_as = ["runuser", "-u", "postgres", "--"]
+        shutil.chown(tmp, "postgres")
+        shutil.chown(data, "postgres")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    subprocess.run([*run_as, initdb, "-D", str(data), "-A", "trust", "-U", "grader"], check=True,
+                   capture_output=True)
+    subprocess.run([*run_as, pg_ctl, "-D", str(data), "-w", "-l", str(data / "log"), "-o",
+                    f"-h 127.0.0.1 -p {port} -k {data}", "start"], check=True, capture_output=True)
+
+    def stop():
+        subprocess.run([*run_as, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+
+    try:
+        subprocess.run([*run_as, str(Path(initdb).with_name("createdb")), "-h", "127.0.0.1", "-p", str(port),
+                        "-U", "grader", "gradebook"], check=True, capture_output=True)
+    except subprocess.CalledProcessError:
+        stop()
+        raise
+    return f"postgresql+{driver}://grader@127.0.0.1:{port}/gradebook", stop
+
+
+@pytest.mark.slow
+def test_a_database_url_graded_twice_gives_the_same_grades(tmp_path):
+    """``--db`` with a real PostgreSQL server when one can be started here (else SQLite),
+    graded twice into the same output and gradebook: same grades, one row per student."""
+    subset = tmp_path / "class"
+    for student in ("alice", "ivan", "dave"):
+        shutil.copytree(SUBMISSIONS / student, subset / student)
+    pg_dir = Path(tempfile.mkdtemp(prefix="pg-"))
+    url, stop = _postgres_url(pg_dir)
+    if url is None:
+        print(f"PostgreSQL not available ({stop}); using SQLite")
+        url, stop = f"sqlite:///{tmp_path / 'other.db'}", (lambda: None)
+    try:
+        out = tmp_path / "out"
+        first = grade.grade(ASSIGNMENT, subset, out, db=url, **OPTIONS)
+        grades_first = (out / "grades.csv").read_text()
+        second = grade.grade(ASSIGNMENT, subset, out, db=url, **OPTIONS)
+        assert (out / "grades.csv").read_text() == grades_first
+        assert [(r.student_id, r.status, r.score) for r in first] == [(r.student_id, r.status, r.score) for r in second]
+        for student, (status, score, _) in read_grades(out).items():
+            assert (status, score) == EXPECTED[student]
+        assert not (out / "gradebook.db").exists(), "--db replaces the default SQLite file"
+        from nbgrader.api import Gradebook
+
+        with Gradebook(url, "neurons-to-attention") as gb:
+            assert sorted(s.id for s in gb.students) == ["alice", "dave", "ivan"]
+            assert [s.student.id for s in gb.find_assignment(ASSIGNMENT).submissions] in (["alice", "ivan"],
+                                                                                         ["ivan", "alice"])
+            assert gb.find_submission(ASSIGNMENT, "ivan").score == pytest.approx(3)
+    finally:
+        stop()
+        shutil.rmtree(pg_dir, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- the cheats are real
+
+
+def _with_hidden_tests(notebook: Path, tmp_path: Path) -> Path:
+    """The fixture notebook with its test cells as the grader runs them (hidden tests included)."""
+    source = nbformat.read(ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    tests = {c.metadata["nbgrader"]["grade_id"]: c.source for c in source.cells
+             if c.metadata.get("nbgrader", {}).get("grade")}
+    nb = nbformat.read(notebook, as_version=4)
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in tests:
+            cell.source = tests[gid]
+    path = tmp_path / notebook.parent.name / notebook.name
+    path.parent.mkdir(parents=True)
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("student", ["sybil", "rupert"])
+def test_the_cheats_fool_a_kernel_without_the_sandbox(student, tmp_path):
+    """Run in a plain kernel (as plain nbgrader would), the cheating fixtures pass every
+    test cell: so their 0 in the graded class is the sandbox's doing."""
+    notebook = _with_hidden_tests(SUBMISSIONS / student / f"{ASSIGNMENT}.ipynb", tmp_path)
+    results = exercises.run_mutants(notebook, [])["<solution>"]
+    assert results and all(problem is None for problem in results.values()), results
+
+
+# --------------------------------------------------------------------------- fast checks of the pieces
+
+
+def test_collect_reads_a_zip_as_the_folder(tmp_path):
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted(SUBMISSIONS.rglob("*")):
+            if path.is_file():
+                zf.write(path, f"class-export/{path.relative_to(SUBMISSIONS)}")
+        zf.writestr("class-export/__MACOSX/alice/._01_neurons.ipynb", "junk")
+        zf.writestr("../evil/01_neurons.ipynb", "{}")
+    before = grade.file_checksums(archive)
+    release = ROOT / "exercises" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    from_zip, notes = grade.collect(ASSIGNMENT, archive, release)
+    from_folder, _ = grade.collect(ASSIGNMENT, SUBMISSIONS, release)
+    assert grade.file_checksums(archive) == before
+    assert [(s.student, s.status, s.chosen) for s in from_zip] == [(s.student, s.status, s.chosen) for s in from_folder]
+    assert {s.student for s in from_zip} == set(EXPECTED)
+    assert any("../evil" in n for n in notes) and any("README.txt" in n for n in notes)
+    collected = {s.student: s.status for s in from_folder}
+    for student, (status, _) in EXPECTED.items():
+        if status in ("not_json", "empty", "wrong_assignment", "multiple_notebooks"):
+            assert collected[student] == status, student
+        else:
+            assert collected[student] == "ok", student
+
+
+def test_deleted_test_cells_are_put_back_in_place():
+    release = ROOT / "exercises" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    subs, _ = grade.collect(ASSIGNMENT, SUBMISSIONS, release)
+    ivan = next(s for s in subs if s.student == "ivan")
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nbformat.reads(ivan.content, as_version=4).cells]
+    ref = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nbformat.read(release, as_version=4).cells]
+    assert ids == ref
+
+
+def test_hidden_tests_are_split_and_scrubbed():
+    source = "a = 1\n### BEGIN HIDDEN TESTS\nassert secret_check(a) == 42\n### END HIDDEN TESTS\nb = 2"
+    shown, removed = grade.split_hidden(source)
+    assert "secret_check" not in shown and shown.startswith("a = 1") and shown.endswith("b = 2")
+    assert removed == ["assert secret_check(a) == 42"]
+    traceback = "----> 3 \x1b[0massert secret_check(a) == 42\nAssertionError"
+    assert grade.scrub(traceback, set(removed)) == "    (a line of a hidden test)\nAssertionError"
+
+
+def test_student_ids_and_sizes():
+    assert grade.safe_id("Alice Smith_123_assignsubmission_file_") == "Alice_Smith_123"
+    assert grade.safe_id("../../etc") == "etc"
+    assert grade.parse_size("2GiB") == 2 << 30 and grade.parse_size("512MiB") == 512 << 20
+    with pytest.raises(Exception, match="not a size"):
+        grade.parse_size("lots")
+
+
+def test_statuses_are_documented():
+    assert set(s for s, _ in EXPECTED.values()) <= set(grade.STATUSES)
+    assert list(grade.STATUSES)[-1] == "ok"
+
+
+def test_the_sandbox_reports_what_it_cannot_do():
+    caps = sandbox.probe()
+    assert isinstance(caps.warnings, list)
+    if not caps.netns:
+        assert any("network" in w for w in caps.warnings)
+    if os.geteuid() != 0:
+        assert any("root" in w for w in caps.warnings)
+
+
+def test_grade_command_is_on_the_cli():
+    proc = subprocess.run([sys.executable, "-m", "course_utils", "grade", "--help"], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)
+    assert proc.returncode == 0
+    for option in ("--out", "--db", "--jobs", "--memory", "--timeout", "--wall"):
+        assert option in proc.stdout
+
+
+def test_out_inside_submissions_is_refused(tmp_path):
+    (tmp_path / "subs").mkdir()
+    with pytest.raises(ValueError, match="never written"):
+        grade.grade(ASSIGNMENT, tmp_path / "subs", tmp_path / "subs" / "out", progress=False)
