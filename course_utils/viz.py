@@ -55,8 +55,8 @@ def use_style() -> None:
         "axes.prop_cycle": matplotlib.cycler(color=PALETTE),
         "axes.titlesize": "medium",
         "legend.frameon": False,
-        "font.family": ["sans-serif"],
-        "font.sans-serif": ["DejaVu Sans"] + ([font] if font else []),
+        # A list of families is a per-glyph fallback: Latin from DejaVu, Chinese from CJK.
+        "font.family": ["DejaVu Sans"] + ([font] if font else []),
         "axes.unicode_minus": False,
     })
     if font is None and not _warned:
