@@ -20,6 +20,7 @@ from pathlib import Path
 import jupytext
 import nbformat
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import write_result  # noqa: E402
@@ -60,10 +61,16 @@ def main() -> None:
             nb, env = jupytext.read(path), {}
         else:
             nb, env = nbformat.read(path, as_version=4), {"NBGRADER_EXECUTION": "autograde"}
-        seconds = execute(nb, path.parent, env)
-        rows.append({"kind": kind, "name": name, "seconds": round(seconds, 1), "budget": BUDGETS[kind],
-                     "within_budget": seconds <= BUDGETS[kind]})
-        print(f"{kind:9s} {name:24s} {seconds:7.1f} s  (budget {BUDGETS[kind]:.0f} s)", flush=True)
+        start, error = time.perf_counter(), None
+        try:
+            seconds = execute(nb, path.parent, env)
+        except CellExecutionError as exc:  # one failing notebook must not hide the others' times
+            seconds, error = time.perf_counter() - start, str(exc).strip().splitlines()[-1][:300]
+        row = {"kind": kind, "name": name, "seconds": round(seconds, 1), "budget": BUDGETS[kind],
+               "within_budget": error is None and seconds <= BUDGETS[kind]}
+        rows.append(row | ({"error": error} if error else {}))
+        print(f"{kind:9s} {name:24s} {seconds:7.1f} s  (budget {BUDGETS[kind]:.0f} s)"
+              + (f"  FAILED: {error}" if error else ""), flush=True)
     if not rows:
         raise SystemExit(f"nothing matches {args.only}")
     path = write_result("execution_times", {"rows": rows}, args.out)

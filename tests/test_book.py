@@ -60,3 +60,22 @@ def test_unchanged_rebuild_uses_the_execution_cache(html, root):
                           cwd=root, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0
     assert "Executing" not in proc.stdout, "an unchanged chapter was executed again"
+
+
+CHAPTERS = sorted(p.stem for p in (Path(__file__).parents[1] / "chapters").glob("[0-9][0-9]_*.md"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stem", CHAPTERS)
+def test_every_chapter_shows_its_experiments(html, stem):
+    """Executed, with plots that have alt text, every glued number filled in, no error output."""
+    page = (html / "chapters" / f"{stem}.html").read_text()
+    images = re.findall(r'<img[^>]+src="([^"]+\.png)"[^>]*>', page)
+    assert len(images) >= 2, f"{stem}: its experiments shown as plots"
+    for tag in re.findall(r"<img[^>]+>", page):
+        assert re.search(r'alt="[^"]{20,}"', tag), f"{stem}: figure without alt text: {tag[:120]}"
+    for src in images:
+        assert (html / "chapters" / src).resolve().is_file(), src
+    text = _text(html / "chapters" / f"{stem}.html")
+    assert "Traceback" not in text and "CellExecutionError" not in text, stem
+    assert "{glue" not in page and "glue:" not in text, f"{stem}: an unresolved glue reference"
