@@ -189,11 +189,16 @@ def blocked_ancestor(path: str | Path) -> Path | None:
 
 
 def needed_paths() -> list[str]:
-    """Folders a kernel must read: the Python installation, the virtualenv, the course package."""
+    """Folders a kernel must read: the Python installation, the virtualenv, the course package.
+
+    The package folder itself, not the repository around it: a clone can sit in a folder
+    that other users cannot enter (``mktemp -d`` makes 0700 folders), which only works if
+    the needed folders inside it are bound back one by one.
+    """
     import course_utils
 
     paths = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix),
-             str(Path(course_utils.__file__).resolve().parents[1])}
+             str(Path(course_utils.__file__).resolve().parent)}
     return sorted(paths)
 
 
@@ -204,6 +209,8 @@ def _expose(paths: list[str], log) -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     ms_bind, ms_rec, ms_remount, ms_rdonly = 4096, 16384, 32, 1
     by_block: dict[Path, list[str]] = {}
+    # A folder bound back brings its subfolders with it: bind each tree once.
+    paths = [p for p in paths if not any(Path(p).is_relative_to(q) and p != q for q in paths)]
     for path in paths:
         block = blocked_ancestor(path)
         if block is not None:
