@@ -1,5 +1,9 @@
 import sys
 
-from .cli import main
+from . import skip_slow_optional_imports
+
+skip_slow_optional_imports()  # before anything imports nbformat
+
+from .cli import main  # noqa: E402
 
 sys.exit(main())

@@ -44,6 +44,11 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv == ["grade-worker"]:  # internal: a worker process of `grade` (course_utils.grade.serve)
+        from . import grade
+
+        return grade.serve()
     parser = argparse.ArgumentParser(prog="python -m course_utils", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("release", help="regenerate exercises/ from solutions/")

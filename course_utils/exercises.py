@@ -66,10 +66,15 @@ def venv_environ(**extra: str) -> dict[str, str]:
     return {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""), **extra}
 
 
+#: ``python -m nbgrader``, without the slow optional import (see ``skip_slow_optional_imports``)
+NBGRADER_MAIN = ("import course_utils; course_utils.skip_slow_optional_imports(); "
+                 "from nbgrader.apps.nbgraderapp import main; main()")
+
+
 def nbgrader(args: list[str], cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess:
     """Run ``nbgrader ARGS`` in ``cwd``; raise RuntimeError with its log if it fails."""
     env = venv_environ(PYTHONWARNINGS="ignore")
-    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=cwd, env=env,
+    proc = subprocess.run([sys.executable, "-c", NBGRADER_MAIN, *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
         raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
@@ -88,6 +93,65 @@ def scratch_course(assignment_id: str, root: Path | None = None) -> Iterator[Pat
                         ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
         nbgrader(["generate_assignment", assignment_id, "--force"], course)
         yield course
+
+
+def release_cache_dir() -> Path:
+    """Where :func:`cached_release` keeps generated releases (``$COURSE_RELEASE_CACHE``, else
+    ``$XDG_CACHE_HOME/neurons-to-attention/releases``, else ``~/.cache/...``)."""
+    if os.environ.get("COURSE_RELEASE_CACHE"):
+        return Path(os.environ["COURSE_RELEASE_CACHE"])
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "neurons-to-attention" / "releases"
+
+
+def release_digest(assignment_id: str, root: Path | None = None) -> str:
+    """A hash of everything ``generate_assignment`` reads: ``solutions/<id>/``, the config
+    and the nbgrader version. A different digest means a different release."""
+    import hashlib
+
+    import nbgrader
+
+    root = root or repo_root()
+    _check_id(assignment_id, root)
+    digest = hashlib.sha256(f"nbgrader {nbgrader.__version__}\n".encode())
+    digest.update((root / "nbgrader_config.py").read_bytes())
+    source = root / "solutions" / assignment_id
+    for path in sorted(p for p in source.rglob("*") if p.is_file()):
+        rel = path.relative_to(source)
+        if ".ipynb_checkpoints" in rel.parts or "__pycache__" in rel.parts:
+            continue
+        digest.update(f"\n{rel}\n".encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:20]
+
+
+def cached_release(assignment_id: str, root: Path | None = None) -> Path:
+    """A course directory with ``solutions/<id>``, its generated release and gradebook,
+    made once per :func:`release_digest` and kept in :func:`release_cache_dir`.
+
+    The folder is shared and must be treated as read-only: copy it before use. It is
+    written to a temporary name and renamed into place, so concurrent callers never see
+    half of one; releases of older sources left unused for a week are removed.
+    """
+    root = root or repo_root()
+    cache = release_cache_dir()
+    target = cache / f"{assignment_id}-{release_digest(assignment_id, root)}"
+    if (target / "gradebook.db").is_file():
+        os.utime(target)  # in use: keep it
+        return target
+    cache.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with scratch_course(assignment_id, root) as course:
+        staging = Path(tempfile.mkdtemp(prefix=f".{assignment_id}-", dir=cache))
+        shutil.copytree(course, staging, dirs_exist_ok=True)
+    try:
+        os.rename(staging, target)
+    except OSError:  # another process got there first: keep its copy
+        shutil.rmtree(staging, ignore_errors=True)
+    week_ago = time.time() - 7 * 86400
+    for old in cache.glob(f"{assignment_id}-*"):  # releases of older sources, unused for a week
+        if old != target and old.is_dir() and old.stat().st_mtime < week_ago:
+            shutil.rmtree(old, ignore_errors=True)
+    return target
 
 
 def release(assignment_id: str, root: Path | None = None) -> Path:

@@ -10,12 +10,16 @@ SUBMISSIONS is a folder or a ``.zip`` holding, for each student, ``<student>/<id
    ``invalid_notebook``, ``wrong_assignment``, ``multiple_notebooks``). Test cells that a
    student deleted are put back from the release (nbgrader then restores their hidden
    tests from the gradebook, as it restores edited ones).
-2. **autograde** in parallel (:func:`grade`): each student is graded by a worker process
-   of its own (``python -m course_utils.grade worker``) in a scratch copy of the course
-   holding nothing but the assignment, so that no two nbgrader commands ever write the
-   same SQLite gradebook. The worker runs nbgrader's autograder with a sandboxed kernel
-   (:mod:`course_utils.sandbox`), the guard around every graded test cell, and writes the
-   feedback with hidden tests removed (:class:`StripHiddenTests`).
+2. **autograde** in parallel (:func:`grade`): ``--jobs`` long-lived worker processes
+   (:class:`WorkerPool`, each running :func:`serve`) are started first, so that they import
+   nbgrader while the release is fetched from its cache (:func:`exercises.cached_release`)
+   and the submissions are collected. Each student is then graded by a free worker in a
+   scratch copy of the course of its own, holding nothing but the assignment, so that no
+   two nbgrader runs ever write the same SQLite gradebook. The worker runs nbgrader's
+   autograder with a sandboxed kernel (:mod:`course_utils.sandbox`), the guard around
+   every graded test cell, and writes the feedback with hidden tests removed
+   (:class:`StripHiddenTests`). A worker that stalls or dies is killed and replaced; its
+   student gets the status ``error``.
 3. **merge**, sequentially, each worker's grades into ``DIR/gradebook.db`` (or any
    SQLAlchemy URL given with ``--db``), and write ``DIR/grades.csv``
    (``student_id,score,max_score,status``), ``DIR/feedback/<student>.html``,
@@ -486,9 +490,11 @@ def worker(job_path: Path) -> int:
     coursedir = CourseDirectory(config=cfg)
     coursedir.assignment_id, coursedir.student_id = assignment_id, student
     handler = Collect()
+    loggers = []  # the loggers given the handler, which is removed at the end (a worker grades many)
     try:
         app = Autograde(coursedir=coursedir, config=cfg)
         app.log.addHandler(handler)
+        loggers.append(app.log)
         app.force = True
         app.start()
         result["success"] = True
@@ -504,13 +510,158 @@ def worker(job_path: Path) -> int:
         try:
             feedback = GenerateFeedback(coursedir=coursedir, config=cfg)
             feedback.log.addHandler(handler)
+            loggers.append(feedback.log)
             feedback.force = True
             feedback.start()
         except BaseException as err:  # noqa: BLE001
             log_lines.append(f"[ERROR] feedback failed: {type(err).__name__}: {str(err)[:500]}")
+    for logger in loggers:
+        logger.removeHandler(handler)
     result["log"] = "\n".join(log_lines)
     (job_path.parent / "result.json").write_text(json.dumps(result))
     return 0
+
+
+#: Students a worker process grades before it is replaced by a fresh one.
+JOBS_PER_WORKER = 50
+
+
+def serve() -> int:
+    """A long-lived worker process (``python -m course_utils grade-worker``): grade each job
+    file named on stdin, one path a line, and answer each with ``done`` on the original
+    stdout. Everything else that is printed goes to stderr, so that nothing stray can
+    garble the answers. Importing nbgrader costs seconds; a worker pays it once, while the
+    grader collects the submissions, rather than once per student."""
+    import gc
+
+    answers = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    _preprocessor_classes()  # the imports of worker(), done before the first job arrives
+    import nbgrader.converters  # noqa: F401
+
+    answers.write("ready\n")
+    for line in sys.stdin:
+        job = line.strip()
+        if not job:
+            continue
+        try:
+            worker(Path(job))
+        except Exception as err:  # noqa: BLE001 - a broken job file: the grader reports no result
+            print(f"job {job} failed: {err!r}", file=sys.stderr)
+        gc.collect()  # close the SQLite files of the finished student's gradebook
+        answers.write("done\n")
+    return 0
+
+
+class WorkerProcess:
+    """One long-lived :func:`serve` process, used by one grading thread at a time.
+
+    :meth:`grade` hands it a job and waits for its answer; a worker that does not answer in
+    time, or dies, is killed and replaced, and the job is reported as not graded.
+    """
+
+    def __init__(self, index: int, log_dir: Path, cwd: Path):
+        self.index, self.log_path, self.cwd = index, log_dir / f"worker{index}.log", cwd
+        self.proc: subprocess.Popen | None = None
+        self.jobs = 0
+        self.start()
+
+    def start(self) -> None:
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen([sys.executable, "-m", "course_utils", "grade-worker"], cwd=self.cwd,
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+                                         env=exercises.venv_environ(PYTHONWARNINGS="ignore"), start_new_session=True)
+        self.jobs = 0
+        self._buffer = b""
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, 9)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=10)
+        for stream in (self.proc.stdin, self.proc.stdout):
+            with contextlib.suppress(OSError):
+                stream.close()
+        self.proc = None
+
+    def _answer(self, deadline: float) -> bytes | None:
+        """The next line the worker answers (without ``ready``), or None at the deadline or its end."""
+        import select
+
+        fd = self.proc.stdout.fileno()
+        while True:
+            while b"\n" in self._buffer:
+                line, self._buffer = self._buffer.split(b"\n", 1)
+                if line != b"ready":
+                    return line
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return None
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                return None
+            self._buffer += chunk
+
+    def grade(self, job: Path, timeout: float) -> str:
+        """Grade ``job``; return "" when the worker finished it, else what went wrong."""
+        if self.proc is None or self.proc.poll() is not None or self.jobs >= JOBS_PER_WORKER:
+            self.stop()
+            self.start()
+        start = time.monotonic()
+        try:
+            self.proc.stdin.write(f"{job}\n".encode())
+            self.proc.stdin.flush()
+        except OSError:
+            self.stop()
+            return "the worker process had exited"
+        answer = self._answer(start + timeout)
+        if answer == b"done":
+            self.jobs += 1
+            return ""
+        alive = self.proc.poll() is None
+        self.stop()
+        tail = self.log_path.read_text(errors="replace")[-1500:] if self.log_path.is_file() else ""
+        if alive and answer is None:
+            return f"worker stopped after {time.monotonic() - start:.0f} s\n{tail}"
+        return f"the worker process died\n{tail}"
+
+
+class WorkerPool:
+    """``size`` :class:`WorkerProcess` es, started at once so that they import while the
+    grader prepares; :meth:`grade` runs a job on whichever is free."""
+
+    def __init__(self, size: int, log_dir: Path, cwd: Path):
+        import queue
+
+        self._free: queue.Queue[WorkerProcess] = queue.Queue()
+        self.workers = [WorkerProcess(i, log_dir, cwd) for i in range(size)]
+        for w in self.workers:
+            self._free.put(w)
+
+    def grade(self, job: Path, timeout: float) -> str:
+        worker = self._free.get()
+        try:
+            return worker.grade(job, timeout)
+        finally:
+            self._free.put(worker)
+
+    def close(self) -> None:
+        for w in self.workers:
+            if w.proc is not None and w.proc.poll() is None:
+                with contextlib.suppress(OSError):
+                    w.proc.stdin.close()  # end of jobs: it exits
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    w.proc.wait(timeout=10)
+            w.stop()
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def _output_flags(nb) -> dict[str, list[str]]:
@@ -691,20 +842,26 @@ def grade(assignment_id: str, submissions: Path, out: Path, *, db: str | None = 
     caps = sandbox.probe()
     for warning in caps.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    out.mkdir(parents=True, exist_ok=True)
-    db = db or f"sqlite:///{out / 'gradebook.db'}"
+    (out / "logs").mkdir(parents=True, exist_ok=True)
+    default_db = f"sqlite:///{out / 'gradebook.db'}"
+    db = db or default_db
     timeout = timeout or _course_timeout(root)
     started = time.perf_counter()
     rows: list[Row] = []
     base = tempfile.mkdtemp(prefix="course-grade-")  # 0700: only we can enter
     os.chmod(base, 0o711)  # kernels may pass through to their own folder, not list it
     try:
-        with exercises.scratch_course(assignment_id, root) as template:
+        with WorkerPool(jobs, out / "logs", Path(base)) as workers:  # they import while we prepare
+            template = Path(base) / "template"
+            shutil.copytree(exercises.cached_release(assignment_id, root), template)
+            os.chmod(template, 0o700)
             release = template / "exercises" / assignment_id / f"{assignment_id}.ipynb"
             source = template / "solutions" / assignment_id / f"{assignment_id}.ipynb"
             subs, notes = collect(assignment_id, submissions, release)
             for note in notes:
                 print(f"note: {note}", file=sys.stderr)
+            if db == default_db and not (out / "gradebook.db").exists():
+                shutil.copy(template / "gradebook.db", out / "gradebook.db")  # skips nbgrader's `alembic` run
             with Gradebook(db, "neurons-to-attention") as gb:
                 max_score = copy_assignment(f"sqlite:///{template / 'gradebook.db'}", gb, assignment_id)
             graded = [s for s in subs if s.status == "ok"]
@@ -713,12 +870,12 @@ def grade(assignment_id: str, submissions: Path, out: Path, *, db: str | None = 
                     rows.append(Row(sub.student, 0.0, max_score, sub.status, sub.details, sub.files))
             hidden = [str(p) for p in (submissions, out, root / "solutions", root / "source", root / "submitted",
                                        root / "autograded", root / "feedback", root / "gradebook.db",
-                                       root / "nbgrader_config.py")]
+                                       root / "nbgrader_config.py", exercises.release_cache_dir(), template)]
             if db.startswith("sqlite:///"):
                 hidden.append(db[len("sqlite:///"):])
             context = dict(template=template, base=Path(base), caps=caps, memory=memory, timeout=timeout, wall=wall,
                            hidden=hidden, guard_modules=_guard_modules(source), assignment=assignment_id,
-                           max_score=max_score,
+                           max_score=max_score, pool=workers,
                            threads=max(1, (os.cpu_count() or 1) // jobs), uid_base=random.SystemRandom().randrange(
                                200_000, 2_000_000_000 - 100_000))
             bar = _progress(len(graded), progress)
@@ -787,14 +944,7 @@ def _grade_one(sub: Submission, index: int, ctx: dict) -> tuple[Row, str | None,
     job = course / "job.json"
     job.write_text(json.dumps({"course": str(course), "assignment": assignment_id, "student": sub.student,
                                "policy": str(policy_path), "timeout": ctx["timeout"]}))
-    log = ""
-    try:
-        proc = subprocess.run([sys.executable, "-m", "course_utils.grade", "worker", str(job)], cwd=course,
-                              env=exercises.venv_environ(PYTHONWARNINGS="ignore"), capture_output=True, text=True,
-                              timeout=ctx["wall"] * 1.5 + 120, start_new_session=True)
-        log = proc.stdout[-5000:] + proc.stderr[-5000:]
-    except subprocess.TimeoutExpired as err:
-        log = f"worker stopped after {err.timeout:.0f} s"
+    log = ctx["pool"].grade(job, timeout=ctx["wall"] * 1.5 + 120)
     result_file = course / "result.json"
     result = json.loads(result_file.read_text()) if result_file.is_file() else None
     events_file = course / "events.jsonl"

@@ -23,3 +23,29 @@ def test_unknown_target_is_an_error(root):
     proc = subprocess.run([sys.executable, "benchmarks/execution_times.py", "--only", "nothing"],
                           cwd=root, capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0 and "nothing matches" in proc.stderr
+
+
+def test_grading_benchmark_writes_its_result(root, tmp_path):
+    out = tmp_path / "grading.json"
+    proc = subprocess.run([sys.executable, "benchmarks/grading.py", "--copies", "2", "--out", str(out)],
+                          cwd=root, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert {"command", "date", "machine", "results"} <= set(result)
+    assert "grading.py --copies 2" in result["command"]
+    figures = result["results"]
+    assert figures["copies"] == 2 and figures["assignment"] == "01_neurons"
+    modes = {row["mode"]: row for row in figures["modes"]}
+    assert set(modes) == {"nbgrader autograde", "grade --jobs 1", "grade --jobs 2",
+                          "grade --jobs 2, empty release cache"}
+    for row in modes.values():
+        assert row["full_marks"] == 2 and row["seconds"] > 0
+        assert abs(row["per_minute"] - 60 * 2 / row["seconds"]) < 0.01 * row["per_minute"] + 0.01
+    ratios = figures["ratios"]
+    expected = modes["grade --jobs 2"]["per_minute"] / modes["nbgrader autograde"]["per_minute"]
+    assert abs(ratios["jobs2_over_nbgrader"] - expected) < 0.02 * expected + 0.01
+    assert ratios["jobs1_over_nbgrader"] > 0 and figures["target_met"] == (ratios["jobs2_over_nbgrader"] >= 1.6)
+    cold = modes["grade --jobs 2, empty release cache"]["per_minute"] / modes["nbgrader autograde"]["per_minute"]
+    assert abs(ratios["jobs2_cold_over_nbgrader"] - cold) < 0.02 * cold + 0.01
+    assert "subs/min" in proc.stdout
+    assert "grade --jobs 2 / nbgrader autograde" in proc.stdout

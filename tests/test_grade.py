@@ -5,7 +5,8 @@ bad input the grader must survive (modelled on nbgrader's own test fixtures such
 ``submitted-cheat-attempt`` and ``infinite-loop``). One grade run of the whole class is
 checked against :data:`EXPECTED` (status and score of every student); the other tests are
 fast checks of the pieces, a proof that the cheating fixtures do fool an unguarded kernel,
-and a second database (PostgreSQL when a server can be started here) graded twice.
+and checks of the worker pool and the release cache. ``tests/test_grade_postgres.py``
+grades into a real PostgreSQL server, twice.
 """
 
 from __future__ import annotations
@@ -14,10 +15,8 @@ import csv
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -145,85 +144,6 @@ def test_grading_the_fixture_class(tmp_path):
     assert "students to look at" in (out / "summary.txt").read_text()
 
 
-# --------------------------------------------------------------------------- the database, and grading twice
-
-
-def _postgres_url(tmp: Path) -> tuple[str | None, object]:
-    """Start a throwaway PostgreSQL server on loopback (Debian's binaries); return its URL
-    and a stop function, or (None, reason) when that is not possible here."""
-    import importlib.util
-
-    driver = next((d for d in ("psycopg", "psycopg2") if importlib.util.find_spec(d)), None)
-    if driver is None:
-        return None, "neither psycopg nor psycopg2 is installed"
-    bindir = next((p for p in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)), None) \
-        if Path("/usr/lib/postgresql").is_dir() else None
-    initdb = shutil.which("initdb") or (str(bindir / "initdb") if bindir else None)
-    if not initdb or not Path(initdb).exists():
-        return None, "no PostgreSQL server binaries (initdb)"
-    initdb = os.path.realpath(initdb)  # pg_ctl and createdb sit beside the real one
-    pg_ctl = str(Path(initdb).with_name("pg_ctl"))
-    data = tmp / "pgdata"
-    data.mkdir()
-    run_as: list[str] = []
-    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
-        run_as = ["runuser", "-u", "postgres", "--"]
-        shutil.chown(tmp, "postgres")
-        shutil.chown(data, "postgres")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    subprocess.run([*run_as, initdb, "-D", str(data), "-A", "trust", "-U", "grader"], check=True,
-                   capture_output=True)
-    subprocess.run([*run_as, pg_ctl, "-D", str(data), "-w", "-l", str(data / "log"), "-o",
-                    f"-h 127.0.0.1 -p {port} -k {data}", "start"], check=True, capture_output=True)
-
-    def stop():
-        subprocess.run([*run_as, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
-
-    try:
-        subprocess.run([*run_as, str(Path(initdb).with_name("createdb")), "-h", "127.0.0.1", "-p", str(port),
-                        "-U", "grader", "gradebook"], check=True, capture_output=True)
-    except subprocess.CalledProcessError:
-        stop()
-        raise
-    return f"postgresql+{driver}://grader@127.0.0.1:{port}/gradebook", stop
-
-
-@pytest.mark.slow
-def test_a_database_url_graded_twice_gives_the_same_grades(tmp_path):
-    """``--db`` with a real PostgreSQL server when one can be started here (else SQLite),
-    graded twice into the same output and gradebook: same grades, one row per student."""
-    subset = tmp_path / "class"
-    for student in ("alice", "ivan", "dave"):
-        shutil.copytree(SUBMISSIONS / student, subset / student)
-    pg_dir = Path(tempfile.mkdtemp(prefix="pg-"))
-    url, stop = _postgres_url(pg_dir)
-    if url is None:
-        print(f"PostgreSQL not available ({stop}); using SQLite")
-        url, stop = f"sqlite:///{tmp_path / 'other.db'}", (lambda: None)
-    try:
-        out = tmp_path / "out"
-        first = grade.grade(ASSIGNMENT, subset, out, db=url, **OPTIONS)
-        grades_first = (out / "grades.csv").read_text()
-        second = grade.grade(ASSIGNMENT, subset, out, db=url, **OPTIONS)
-        assert (out / "grades.csv").read_text() == grades_first
-        assert [(r.student_id, r.status, r.score) for r in first] == [(r.student_id, r.status, r.score) for r in second]
-        for student, (status, score, _) in read_grades(out).items():
-            assert (status, score) == EXPECTED[student]
-        assert not (out / "gradebook.db").exists(), "--db replaces the default SQLite file"
-        from nbgrader.api import Gradebook
-
-        with Gradebook(url, "neurons-to-attention") as gb:
-            assert sorted(s.id for s in gb.students) == ["alice", "dave", "ivan"]
-            assert [s.student.id for s in gb.find_assignment(ASSIGNMENT).submissions] in (["alice", "ivan"],
-                                                                                         ["ivan", "alice"])
-            assert gb.find_submission(ASSIGNMENT, "ivan").score == pytest.approx(3)
-    finally:
-        stop()
-        shutil.rmtree(pg_dir, ignore_errors=True)
-
-
 # --------------------------------------------------------------------------- the cheats are real
 
 
@@ -332,3 +252,58 @@ def test_out_inside_submissions_is_refused(tmp_path):
     (tmp_path / "subs").mkdir()
     with pytest.raises(ValueError, match="never written"):
         grade.grade(ASSIGNMENT, tmp_path / "subs", tmp_path / "subs" / "out", progress=False)
+
+
+# --------------------------------------------------------------------------- the worker pool and the release cache
+
+
+def test_a_worker_that_stalls_or_dies_is_replaced(tmp_path):
+    """A long-lived worker that stops answering (here: stopped with SIGSTOP) or dies while
+    grading is killed and replaced: its job is reported as not graded, the next is graded."""
+    import signal
+    import threading
+
+    job = tmp_path / "job.json"
+    job.write_text("not a job")  # the worker answers, having graded nothing (the student's row: error)
+    with grade.WorkerPool(1, tmp_path, tmp_path) as pool:
+        worker = pool.workers[0]
+        assert pool.grade(job, timeout=120) == ""
+        assert "job.json failed" in (tmp_path / "worker0.log").read_text(), "stray output goes to the log"
+
+        stalled = worker.proc.pid
+        os.kill(stalled, signal.SIGSTOP)
+        assert pool.grade(job, timeout=3).startswith("worker stopped after 3 s")
+        assert worker.proc is None
+        assert pool.grade(job, timeout=120) == "" and worker.proc.pid != stalled
+
+        dying = worker.proc.pid
+        os.kill(dying, signal.SIGSTOP)
+        threading.Timer(1.0, os.kill, (dying, signal.SIGKILL)).start()
+        assert pool.grade(job, timeout=60).startswith("the worker process died")
+        assert pool.grade(job, timeout=120) == "" and worker.proc.pid != dying
+        assert worker.jobs == 1
+    assert worker.proc is None, "closing the pool ends its workers"
+
+
+def test_the_release_is_cached_by_the_content_of_its_source(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_RELEASE_CACHE", str(tmp_path / "cache"))
+    course = tmp_path / "course"
+    course.mkdir()
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    shutil.copytree(ROOT / "solutions" / ASSIGNMENT, course / "solutions" / ASSIGNMENT)
+
+    first = exercises.cached_release(ASSIGNMENT, course)
+    assert first.parent == tmp_path / "cache"
+    assert exercises.release_differences(first / "exercises" / ASSIGNMENT, ROOT / "exercises" / ASSIGNMENT) == []
+    made = (first / "gradebook.db").stat().st_mtime_ns
+    assert exercises.cached_release(ASSIGNMENT, course) == first
+    assert (first / "gradebook.db").stat().st_mtime_ns == made, "a cached release is not generated again"
+
+    notebook = course / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    nb = nbformat.read(notebook, as_version=4)
+    nb.cells[0].source += "\n\nA new sentence in the introduction."
+    nbformat.write(nb, notebook)
+    second = exercises.cached_release(ASSIGNMENT, course)
+    assert second != first, "a changed source gives a new release"
+    released = nbformat.read(second / "exercises" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    assert "A new sentence" in released.cells[0].source
