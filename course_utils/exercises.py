@@ -137,12 +137,21 @@ def cached_release(assignment_id: str, root: Path | None = None) -> Path:
     cache = release_cache_dir()
     target = cache / f"{assignment_id}-{release_digest(assignment_id, root)}"
     if (target / "gradebook.db").is_file():
-        os.utime(target)  # in use: keep it
+        with contextlib.suppress(OSError):
+            os.utime(target)  # in use: keep it
         return target
-    cache.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with scratch_course(assignment_id, root) as course:
+    try:
+        cache.mkdir(parents=True, exist_ok=True, mode=0o700)
         staging = Path(tempfile.mkdtemp(prefix=f".{assignment_id}-", dir=cache))
-        shutil.copytree(course, staging, dirs_exist_ok=True)
+    except OSError as err:
+        raise RuntimeError(f"cannot write the release cache {cache} ({err.strerror}): set COURSE_RELEASE_CACHE "
+                           "to a folder you can write") from None
+    try:
+        with scratch_course(assignment_id, root) as course:
+            shutil.copytree(course, staging, dirs_exist_ok=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     try:
         os.rename(staging, target)
     except OSError:  # another process got there first: keep its copy

@@ -307,3 +307,11 @@ def test_the_release_is_cached_by_the_content_of_its_source(tmp_path, monkeypatc
     assert second != first, "a changed source gives a new release"
     released = nbformat.read(second / "exercises" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
     assert "A new sentence" in released.cells[0].source
+
+
+def test_an_unwritable_release_cache_is_named_in_the_error(tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("COURSE_RELEASE_CACHE", str(blocker / "cache"))
+    with pytest.raises(RuntimeError, match="cannot write the release cache .*COURSE_RELEASE_CACHE"):
+        exercises.cached_release(ASSIGNMENT, ROOT)
