@@ -848,7 +848,7 @@ def grade(assignment_id: str, submissions: Path, out: Path, *, db: str | None = 
     timeout = timeout or _course_timeout(root)
     started = time.perf_counter()
     rows: list[Row] = []
-    base = tempfile.mkdtemp(prefix="course-grade-")  # 0700: only we can enter
+    base = tempfile.mkdtemp(prefix="course-grade-", dir=_scratch_parent(caps))  # 0700: only we can enter
     os.chmod(base, 0o711)  # kernels may pass through to their own folder, not list it
     try:
         with WorkerPool(jobs, out / "logs", Path(base)) as workers:  # they import while we prepare
@@ -907,6 +907,16 @@ def grade(assignment_id: str, submissions: Path, out: Path, *, db: str | None = 
     return rows
 
 
+def _scratch_parent(caps: sandbox.Capabilities) -> str:
+    """Where the scratch folder goes: the temporary folder, unless kernels with a user id of
+    their own could not reach into it (a private ``TMPDIR`` of mode 0700), then ``/tmp``."""
+    default = tempfile.gettempdir()
+    if not caps.switch_user or sandbox.blocked_ancestor(default) is None:
+        return default
+    return next((d for d in ("/tmp", "/var/tmp", "/dev/shm") if os.path.isdir(d) and sandbox.blocked_ancestor(d) is None),
+                default)
+
+
 def _course_timeout(root: Path) -> float:
     match = re.search(r"c\.Execute\.timeout\s*=\s*(\d+)", (root / "nbgrader_config.py").read_text())
     return float(match.group(1)) if match else 120.0
@@ -945,6 +955,9 @@ def _grade_one(sub: Submission, index: int, ctx: dict) -> tuple[Row, str | None,
     job.write_text(json.dumps({"course": str(course), "assignment": assignment_id, "student": sub.student,
                                "policy": str(policy_path), "timeout": ctx["timeout"]}))
     log = ctx["pool"].grade(job, timeout=ctx["wall"] * 1.5 + 120)
+    left = sandbox.kill_processes_in(kdir)  # a kernel whose worker died lives on in a session of its own
+    if left:
+        log += f"\nkilled the kernel processes left behind by the worker: {'; '.join(left)[:300]}"
     result_file = course / "result.json"
     result = json.loads(result_file.read_text()) if result_file.is_file() else None
     events_file = course / "events.jsonl"

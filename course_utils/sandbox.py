@@ -244,6 +244,30 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def kill_processes_in(folder: str | Path) -> list[str]:
+    """Kill every process whose working directory is ``folder`` or below it; return their
+    command lines. A kernel's launcher and the kernel work in the kernel's folder, in a
+    session of their own: this is how the grader ends them when the worker that started
+    them has died."""
+    folder = os.path.realpath(folder)
+    killed = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            cwd = os.readlink(f"/proc/{entry}/cwd").removesuffix(" (deleted)")
+        except OSError:
+            continue
+        if cwd == folder or cwd.startswith(folder + "/"):
+            line = _cmdline(int(entry))
+            try:
+                os.kill(int(entry), signal.SIGKILL)
+                killed.append(line)
+            except OSError:
+                pass
+    return killed
+
+
 def _cmdline(pid: int) -> str:
     """The command line of ``pid``, or its name when it has already exited (a zombie)."""
     try:

@@ -315,3 +315,81 @@ def test_an_unwritable_release_cache_is_named_in_the_error(tmp_path, monkeypatch
     monkeypatch.setenv("COURSE_RELEASE_CACHE", str(blocker / "cache"))
     with pytest.raises(RuntimeError, match="cannot write the release cache .*COURSE_RELEASE_CACHE"):
         exercises.cached_release(ASSIGNMENT, ROOT)
+
+
+def _processes(text: str) -> dict[int, str]:
+    """``{pid: command line}`` of the processes whose command line contains ``text``."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                line = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if text in line:
+                found[int(entry)] = line
+    return found
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:")))
+
+
+def _ancestors(pid: int) -> list[int]:
+    found = []
+    while (pid := _parent(pid)) not in (None, 0, 1):
+        found.append(pid)
+    return found
+
+
+@pytest.mark.slow
+def test_a_worker_killed_while_grading_takes_its_kernel_with_it(tmp_path, monkeypatch):
+    """The worker grading a student dies (killed) while the student's kernel runs: the
+    student gets ``error``, the kernel does not live on, and the other student is graded."""
+    import signal
+    import tempfile
+    import threading
+    import time
+
+    # the grader puts its scratch folder in /tmp rather than under tmp_path, whose 0700 parents
+    # would lock the kernels' own user ids out
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    subs = tmp_path / "class"
+    shutil.copytree(SUBMISSIONS / "alice", subs / "alice")
+    nb = nbformat.read(SUBMISSIONS / "alice" / f"{ASSIGNMENT}.ipynb", as_version=4)
+    solution = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "sigmoid")
+    solution.source = "import time\ntime.sleep(300)\n" + solution.source
+    (subs / "zed").mkdir()
+    nbformat.write(nb, subs / "zed" / f"{ASSIGNMENT}.ipynb")
+    killed: list[int] = []
+
+    def kill_the_worker_during_zeds_sleep():
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            workers = [pid for pid in _processes("course_utils grade-worker") if _parent(pid) == os.getpid()]
+            # students are graded in order: zed, second, gets the kernel folder k1
+            kernels = [pid for pid, line in _processes("course_utils.sandbox kernel").items()
+                       if "/kernels/k1/" in line and set(_ancestors(pid)) & set(workers)]
+            if kernels:
+                time.sleep(3)  # into its sleep
+                for worker in workers:
+                    os.kill(worker, signal.SIGKILL)
+                killed.extend(kernels)
+                return
+            time.sleep(0.2)
+
+    thread = threading.Thread(target=kill_the_worker_during_zeds_sleep)
+    thread.start()
+    rows = grade.grade(ASSIGNMENT, subs, tmp_path / "out", **{**OPTIONS, "jobs": 1, "timeout": 600, "wall": 600})
+    thread.join()
+    assert killed, "the test never saw zed's kernel running"
+    assert {r.student_id: (r.status, r.score) for r in rows} == {"alice": ("ok", 12), "zed": ("error", 0)}
+    log = (tmp_path / "out" / "logs" / "zed.log").read_text()
+    assert "the worker process died" in log, log[-1500:]
+    assert "killed the kernel processes left behind by the worker" in log, log[-1500:]
+    time.sleep(1)
+    assert not set(killed) & set(_processes("course_utils.sandbox")), "zed's kernel lived on"
