@@ -588,7 +588,7 @@ class WorkerProcess:
         self.proc = None
 
     def _answer(self, deadline: float) -> bytes | None:
-        """The next line the worker answers (without ``ready``), or None at the deadline or its end."""
+        """The next line the worker answers (``ready`` skipped); None at the deadline, b"" at its end."""
         import select
 
         fd = self.proc.stdout.fileno()
@@ -601,8 +601,8 @@ class WorkerProcess:
             if left <= 0 or not select.select([fd], [], [], left)[0]:
                 return None
             chunk = os.read(fd, 4096)
-            if not chunk:
-                return None
+            if not chunk:  # end of file: the worker has exited
+                return b""
             self._buffer += chunk
 
     def grade(self, job: Path, timeout: float) -> str:
@@ -621,11 +621,12 @@ class WorkerProcess:
         if answer == b"done":
             self.jobs += 1
             return ""
-        alive = self.proc.poll() is None
         self.stop()
         tail = self.log_path.read_text(errors="replace")[-1500:] if self.log_path.is_file() else ""
-        if alive and answer is None:
+        if answer is None:
             return f"worker stopped after {time.monotonic() - start:.0f} s\n{tail}"
+        if answer:
+            return f"the worker answered {answer[:100]!r}, not done; it was replaced\n{tail}"
         return f"the worker process died\n{tail}"
 
 
