@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import sys
+import tempfile
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -32,3 +33,28 @@ def write_result(name: str, figures: dict, out: Path | None = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({**provenance(), "results": figures}, indent=2, ensure_ascii=False) + "\n")
     return path
+
+
+def write_json_atomic(path: Path, data: dict) -> Path:
+    """Write ``data`` as JSON to ``path`` through a temporary file in the same folder and
+    ``os.replace``, so that a process killed mid-write leaves the old file or the new one,
+    never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_result_atomic(name: str, figures: dict, out: Path | None = None) -> Path:
+    """:func:`write_result`, written atomically (see :func:`write_json_atomic`): for results
+    that are rewritten after every finished run, so that a resumable benchmark can be killed
+    at any moment."""
+    return write_json_atomic(out or RESULTS / f"{name}.json", {**provenance(), "results": figures})

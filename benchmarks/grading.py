@@ -4,13 +4,13 @@
     python benchmarks/grading.py --copies 2 --out /tmp/grading.json
 
 The class is N copies (``--copies``) of a realistic submission of Exercise 1: by default
-the fixture ``tests/fixtures/submissions/alice/01_neurons.ipynb``, the released notebook
+the fixture ``tests/grader/fixtures/submissions/alice/01_neurons.ipynb``, the released notebook
 with every task done right (12/12), as a student hands it in. The same class is graded
 three ways in one run:
 
 - plain ``nbgrader autograde 01_neurons`` (the ``nbgrader`` command itself) in an nbgrader
-  course directory (made with ``course_utils.exercises.scratch_course``, with the copies
-  collected by ``course_utils.grade.collect`` into ``submitted/<student>/01_neurons/``):
+  course directory (made with ``course_utils.instructor.exercises.scratch_course``, with the copies
+  collected by ``course_utils.instructor.grade.collect`` into ``submitted/<student>/01_neurons/``):
   only the autograde command is timed, as an instructor who has already released the
   assignment would run it. ``nbgrader generate_feedback`` is timed after it and reported
   beside it (``grade`` writes feedback too), but the ratios compare with autograde alone;
@@ -18,7 +18,7 @@ three ways in one run:
   timed from the command's start to its end: collecting, the sandboxed workers, the merge
   into the gradebook, feedback with hidden tests removed, and the reports. As for
   nbgrader, the release is made before the clock starts (``grade`` keeps it in its release
-  cache, ``course_utils.exercises.cached_release``);
+  cache, ``course_utils.instructor.exercises.cached_release``);
 - ``grade --jobs 2`` once more with an empty release cache, as on a new machine: the
   clock then includes generating the release (reported, not used in the ratios).
 
@@ -45,11 +45,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import write_result  # noqa: E402
-from course_utils import exercises, grade  # noqa: E402
+from course_utils.instructor import exercises, grade  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "01_neurons"
-SUBMISSION = ROOT / "tests" / "fixtures" / "submissions" / "alice" / f"{ASSIGNMENT}.ipynb"
+SUBMISSION = ROOT / "tests" / "grader" / "fixtures" / "submissions" / "alice" / f"{ASSIGNMENT}.ipynb"
 TARGET = 1.6
 COLD = "grade --jobs 2, empty release cache"
 

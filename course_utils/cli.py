@@ -1,67 +1,84 @@
 """Command line of the course: ``python -m course_utils COMMAND``.
 
-Commands:
-    release [ID ...]   regenerate exercises/ID from solutions/ID (all exercises by default)
-    check [ID ...]     prove each exercise: full marks, zero for the stub, mutants caught,
-                       release in sync; exits 1 with a report if anything fails
-    grade ID SUBMISSIONS --out DIR
-                       grade a folder or .zip of submissions in sandboxed, parallel workers:
-                       DIR/grades.csv, DIR/feedback/, DIR/gradebook.db, a summary
+Student commands (in every edition of the course):
+    validate NOTEBOOK  run a notebook and its visible tests, as JupyterLab's Validate button
+                       does; exit 0 when every test passes, 1 with the failures otherwise
+
+Instructor commands (only in the repository, where ``course_utils.instructor`` exists):
+    release, check, grade; ``python -m course_utils --help`` lists them.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+from pathlib import Path
 
-from . import exercises
-
-
-def _ids(given: list[str]) -> list[str]:
-    known = exercises.assignment_ids()
-    unknown = [i for i in given if i not in known]
-    if unknown:
-        raise SystemExit(f"unknown exercise(s) {', '.join(unknown)}; known: {', '.join(known)}")
-    return given or known
+INSTRUCTOR_COMMANDS = ("release", "check", "grade", "grade-worker")
 
 
-def cmd_release(args: argparse.Namespace) -> int:
-    for assignment_id in _ids(args.ids):
-        path = exercises.release(assignment_id)
-        print(f"released {assignment_id} -> {path.relative_to(exercises.repo_root())}")
-    return 0
+def _instructor_cli():
+    """``course_utils.instructor.cli``, or None in the student edition, which leaves it out."""
+    try:
+        from .instructor import cli
+    except ModuleNotFoundError as error:
+        if error.name and error.name.startswith("course_utils.instructor"):
+            return None
+        raise
+    return cli
 
 
-def cmd_check(args: argparse.Namespace) -> int:
-    reports = []
-    for assignment_id in _ids(args.ids):
-        report = exercises.check(assignment_id)
-        print(report, flush=True)
-        reports.append(report)
-    failed = [r.assignment_id for r in reports if not r.ok]
-    print(f"\n{len(reports) - len(failed)}/{len(reports)} exercises pass" + (f"; failing: {', '.join(failed)}" if failed else ""))
-    return 1 if failed else 0
+def _nbgrader_config(notebook: Path):
+    """The nearest ``nbgrader_config.py`` above ``notebook`` (the course's timeouts), if any."""
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+
+    for folder in notebook.resolve().parents:
+        if (folder / "nbgrader_config.py").is_file():
+            return PyFileConfigLoader("nbgrader_config.py", path=str(folder)).load_config()
+    return Config()
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Run nbgrader's Validator on a notebook; print what failed; 0 if nothing did."""
+    from nbgrader.validator import Validator
+
+    notebook = Path(args.notebook)
+    if not notebook.is_file():
+        print(f"validate: no notebook at {notebook}", file=sys.stderr)
+        return 2
+    results = Validator(config=_nbgrader_config(notebook)).validate(str(notebook))
+    if not any(results.values()):
+        print(f"{notebook.name}: every test passes")
+        return 0
+    for cell in results.get("failed", []):
+        first = (cell.get("source") or "").splitlines()[:1]
+        print(f"FAILED: {first[0] if first else '(a test cell)'}")
+        error = re.sub(r"\x1b\[[0-9;]*m", "", cell.get("raw_error") or "").strip()
+        print("  " + error.replace("\n", "\n  "))
+    if results.get("changed"):
+        print(f"{len(results['changed'])} locked cells were changed: restore them (or start from a fresh copy)")
+    if results.get("type_changed"):
+        print(f"{len(results['type_changed'])} cells changed type (code/markdown): change them back")
+    return 1
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv == ["grade-worker"]:  # internal: a worker process of `grade` (course_utils.grade.serve)
-        from . import grade
-
-        return grade.serve()
+    instructor = _instructor_cli()
+    if argv == ["grade-worker"] and instructor is not None:  # internal: a worker process of `grade`
+        return instructor.serve_worker()
+    if argv and argv[0] in INSTRUCTOR_COMMANDS and instructor is None:
+        print(f"{argv[0]}: an instructor command, not in the student edition of the course", file=sys.stderr)
+        return 2
     parser = argparse.ArgumentParser(prog="python -m course_utils", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("release", help="regenerate exercises/ from solutions/")
-    p.add_argument("ids", nargs="*", metavar="ID", help="exercise ids such as 01_neurons (default: all)")
-    p.set_defaults(func=cmd_release)
-    p = sub.add_parser("check", help="check exercises end to end")
-    p.add_argument("ids", nargs="*", metavar="ID", help="exercise ids (default: all)")
-    p.set_defaults(func=cmd_check)
-    p = sub.add_parser("grade", help="grade a folder or .zip of submissions (sandboxed, parallel)")
-    from . import grade
-
-    grade.add_arguments(p)
-    p.set_defaults(func=grade.run)
+    p = sub.add_parser("validate", help="run a notebook's visible tests (exit 1 if any fails)")
+    p.add_argument("notebook", help="the exercise notebook, e.g. exercises/01_neurons/01_neurons.ipynb")
+    p.set_defaults(func=cmd_validate)
+    if instructor is not None:
+        instructor.add_commands(sub)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -5,7 +5,7 @@ kernel running the notebook's own test cells:
 
 1. the solution notebook scores full marks (``nbgrader autograde``);
 2. the released stub scores zero on every autograded cell (``nbgrader autograde``);
-3. every mutant of ``tests/mutants/<id>.py`` fails the test cells it names (the
+3. every mutant of ``mutants/<id>.py`` fails the test cells it names (the
    solution runs once in one kernel, then each mutant's code is run and the test
    cells re-run directly, which is much faster than one autograde per mutant);
 4. ``exercises/<id>/`` equals what ``nbgrader generate_assignment`` makes now.
@@ -227,9 +227,9 @@ class Mutant:
 
 
 def load_mutants(assignment_id: str, root: Path | None = None) -> list[Mutant]:
-    """The catalogue ``tests/mutants/<id>.py`` (a list ``MUTANTS`` of dicts name/code/caught_by)."""
+    """The catalogue ``mutants/<id>.py`` (a list ``MUTANTS`` of dicts name/code/caught_by)."""
     root = root or repo_root()
-    path = root / "tests" / "mutants" / f"{assignment_id}.py"
+    path = root / "mutants" / f"{assignment_id}.py"
     if not path.is_file():
         return []
     spec = importlib.util.spec_from_file_location(f"mutants_{assignment_id}", path)
@@ -331,7 +331,7 @@ class Report:
 def check_mutants(report: Report, notebook: Path, mutants: list[Mutant]) -> None:
     """Add to ``report`` what running ``mutants`` against ``notebook``'s test cells shows."""
     if not mutants:
-        report.problems.append("no mutants: add a catalogue tests/mutants/<id>.py with a list MUTANTS")
+        report.problems.append("no mutants: add a catalogue mutants/<id>.py with a list MUTANTS")
         return
     start = time.perf_counter()
     results = run_mutants(notebook, mutants)

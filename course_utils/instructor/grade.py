@@ -16,7 +16,7 @@ SUBMISSIONS is a folder or a ``.zip`` holding, for each student, ``<student>/<id
    and the submissions are collected. Each student is then graded by a free worker in a
    scratch copy of the course of its own, holding nothing but the assignment, so that no
    two nbgrader runs ever write the same SQLite gradebook. The worker runs nbgrader's
-   autograder with a sandboxed kernel (:mod:`course_utils.sandbox`), the guard around
+   autograder with a sandboxed kernel (:mod:`course_utils.instructor.sandbox`), the guard around
    every graded test cell, and writes the feedback with hidden tests removed
    (:class:`StripHiddenTests`). A worker that stalls or dies is killed and replaced; its
    student gets the status ``error``.
@@ -94,7 +94,7 @@ HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 
 #: Patterns in a student's code that try to fool a grader (static check, reported only).
 SUSPICIOUS: list[tuple[str, str]] = [
-    (r"_course_guard|course_utils\.sandbox", "refers to the grader's sandbox"),
+    (r"_course_guard|course_utils\.(instructor|sandbox)", "refers to the grader's sandbox"),
     (r"\b(grading|reference|np|numpy|torch|builtins|__builtins__|course_utils(\.\w+)*)\.\w+\s*=(?!=)",
      "assigns to an attribute of a module the tests use"),
     (r"\bsetattr\s*\(|\bsys\.modules\b", "patches modules"),
@@ -447,7 +447,7 @@ def _nbgrader_config(course: Path, timeout: float):
     cfg.Execute.interrupt_on_timeout = True
     cfg.Execute.raise_on_iopub_timeout = False  # a starved kernel must not fail the whole notebook
     cfg.Execute.iopub_timeout = 10
-    cfg.Execute.kernel_manager_class = "course_utils.sandbox.SandboxKernelManager"
+    cfg.Execute.kernel_manager_class = "course_utils.instructor.sandbox.SandboxKernelManager"
     cfg.OverwriteCells.add_missing_cells = True
     cfg.LimitOutput.max_lines = 1000
     return cfg
@@ -1060,7 +1060,7 @@ def _histogram(path: Path, assignment_id: str, scores: list[float], max_score: f
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from . import viz
+    from .. import viz
 
     viz.use_style()
     fig, ax = plt.subplots(figsize=(6, 3.5))

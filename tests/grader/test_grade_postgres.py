@@ -27,11 +27,11 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-SUBMISSIONS = ROOT / "tests" / "fixtures" / "submissions"
+ROOT = Path(__file__).resolve().parents[2]
+SUBMISSIONS = ROOT / "tests" / "grader" / "fixtures" / "submissions"
 ASSIGNMENT = "01_neurons"
 COURSE = "neurons-to-attention"
-#: the fixture students graded, with the (status, score out of 12) of tests/test_grade.py
+#: the fixture students graded, with the (status, score out of 12) of tests/grader/test_grade.py
 STUDENTS = {"alice": ("ok", 12.0), "bob": ("ok", 3.0), "dave": ("not_json", 0.0),
             "ivan": ("test_cells_restored", 3.0)}
 
@@ -137,7 +137,7 @@ def test_a_class_graded_into_postgresql_matches_sqlite_and_again_the_same(postgr
     pg_rows = _grade(subset, tmp_path / "postgres", "--db", postgres)
     pg_again = _grade(subset, tmp_path / "postgres", "--db", postgres)  # same DIR, same gradebook
 
-    # the same grades.csv either way, every time, and the grades tests/test_grade.py expects
+    # the same grades.csv either way, every time, and the grades tests/grader/test_grade.py expects
     assert pg_rows == sqlite_rows
     assert pg_again == pg_rows
     got = {r["student_id"]: (r["status"], float(r["score"])) for r in pg_rows}

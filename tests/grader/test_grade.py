@@ -1,11 +1,11 @@
 """The class-grading pipeline: ``python -m course_utils grade`` on a fixture class.
 
-``tests/fixtures/submissions/`` is a class of Exercise 1 submissions with every kind of
+``tests/grader/fixtures/submissions/`` is a class of Exercise 1 submissions with every kind of
 bad input the grader must survive (modelled on nbgrader's own test fixtures such as
 ``submitted-cheat-attempt`` and ``infinite-loop``). One grade run of the whole class is
 checked against :data:`EXPECTED` (status and score of every student); the other tests are
 fast checks of the pieces, a proof that the cheating fixtures do fool an unguarded kernel,
-and checks of the worker pool and the release cache. ``tests/test_grade_postgres.py``
+and checks of the worker pool and the release cache. ``tests/grader/test_grade_postgres.py``
 grades into a real PostgreSQL server, twice.
 """
 
@@ -23,10 +23,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils import exercises, grade, sandbox
+from course_utils.instructor import exercises, grade, sandbox
 
-ROOT = Path(__file__).resolve().parents[1]
-SUBMISSIONS = ROOT / "tests" / "fixtures" / "submissions"
+ROOT = Path(__file__).resolve().parents[2]
+SUBMISSIONS = ROOT / "tests" / "grader" / "fixtures" / "submissions"
 ASSIGNMENT = "01_neurons"
 
 #: student -> (status, score out of 12): what each fixture is and what it must get
@@ -372,7 +372,7 @@ def test_a_worker_killed_while_grading_takes_its_kernel_with_it(tmp_path, monkey
         while time.monotonic() < deadline:
             workers = [pid for pid in _processes("course_utils grade-worker") if _parent(pid) == os.getpid()]
             # students are graded in order: zed, second, gets the kernel folder k1
-            kernels = [pid for pid, line in _processes("course_utils.sandbox kernel").items()
+            kernels = [pid for pid, line in _processes("course_utils.instructor.sandbox kernel").items()
                        if "/kernels/k1/" in line and set(_ancestors(pid)) & set(workers)]
             if kernels:
                 time.sleep(3)  # into its sleep
@@ -392,4 +392,4 @@ def test_a_worker_killed_while_grading_takes_its_kernel_with_it(tmp_path, monkey
     assert "the worker process died" in log, log[-1500:]
     assert "killed the kernel processes left behind by the worker" in log, log[-1500:]
     time.sleep(1)
-    assert not set(killed) & set(_processes("course_utils.sandbox")), "zed's kernel lived on"
+    assert not set(killed) & set(_processes("course_utils.instructor.sandbox")), "zed's kernel lived on"

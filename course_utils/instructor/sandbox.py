@@ -1,7 +1,7 @@
 """A sandbox for the kernels that run students' notebooks while they are graded.
 
 nbgrader runs student code as the instructor, with the instructor's network, memory and
-files. :class:`SandboxKernelManager` (the kernel manager of :mod:`course_utils.grade`)
+files. :class:`SandboxKernelManager` (the kernel manager of :mod:`course_utils.instructor.grade`)
 starts every kernel instead through this module, in three layers:
 
 1. ``unshare`` (util-linux) puts the kernel in new namespaces where the OS allows it:
@@ -687,8 +687,8 @@ def _manager_class():
             cmd = super().format_kernel_cmd(extra_arguments)
             rest = cmd[cmd.index("-f"):] if "-f" in cmd else cmd[1:]
             python = sys.executable
-            inner = [python, "-m", "course_utils.sandbox", "kernel", self.policy_path, *rest]
-            return [*self.policy.unshare, python, "-m", "course_utils.sandbox", "launch", self.policy_path, "--", *inner]
+            inner = [python, "-m", "course_utils.instructor.sandbox", "kernel", self.policy_path, *rest]
+            return [*self.policy.unshare, python, "-m", "course_utils.instructor.sandbox", "launch", self.policy_path, "--", *inner]
 
     return SandboxKernelManager
 
@@ -711,7 +711,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(argv) >= 2 and argv[0] == "kernel":
         kernel(argv[1], argv[2:])
         return 0
-    print("usage: python -m course_utils.sandbox {launch POLICY -- CMD... | kernel POLICY -f CONNECTION}",
+    print("usage: python -m course_utils.instructor.sandbox {launch POLICY -- CMD... | kernel POLICY -f CONNECTION}",
           file=sys.stderr)
     return 2
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "appendix" / "instructor_guide.md"
 HEADING = "## What the book prints, and what the exercises grade"
 

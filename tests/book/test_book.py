@@ -62,7 +62,7 @@ def test_unchanged_rebuild_uses_the_execution_cache(html, root):
     assert "Executing" not in proc.stdout, "an unchanged chapter was executed again"
 
 
-CHAPTERS = sorted(p.stem for p in (Path(__file__).parents[1] / "chapters").glob("[0-9][0-9]_*.md"))
+CHAPTERS = sorted(p.stem for p in (Path(__file__).resolve().parents[2] / "chapters").glob("[0-9][0-9]_*.md"))
 
 
 @pytest.mark.slow

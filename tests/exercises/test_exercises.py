@@ -7,7 +7,7 @@ import sys
 import nbformat
 import pytest
 
-from course_utils import exercises
+from course_utils.instructor import exercises
 
 IDS = exercises.assignment_ids()
 
@@ -103,3 +103,30 @@ def test_students_validate_button(root):
     for name in ("sigmoid", "softmax", "cross_entropy", "dense_forward", "mlp_loss_and_grads"):
         assert f"{name} is not implemented yet (it raises NotImplementedError)" in messages
     assert "grading.py" not in messages  # one readable line, not the grader's internals
+
+
+def test_validate_command_exit_status(root):
+    """``python -m course_utils validate``: 0 for the solution, 1 and the failures for the stub."""
+    run = [sys.executable, "-m", "course_utils", "validate"]
+    good = subprocess.run([*run, "solutions/01_neurons/01_neurons.ipynb"], cwd=root, capture_output=True, text=True)
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "every test passes" in good.stdout
+    stub = subprocess.run([*run, "exercises/01_neurons/01_neurons.ipynb"], cwd=root, capture_output=True, text=True)
+    assert stub.returncode == 1
+    assert stub.stdout.count("FAILED") == 6
+    assert "sigmoid is not implemented yet" in stub.stdout
+    assert "\x1b[" not in stub.stdout  # no terminal colour codes in what a script reads
+    missing = subprocess.run([*run, "nothing.ipynb"], cwd=root, capture_output=True, text=True)
+    assert missing.returncode == 2 and "no notebook at nothing.ipynb" in missing.stderr
+
+
+def test_student_edition_cli_without_the_instructor_wing(monkeypatch, capsys):
+    """Without ``course_utils.instructor`` (the student edition) the instructor commands say so."""
+    from course_utils import cli
+
+    monkeypatch.setattr(cli, "_instructor_cli", lambda: None)
+    assert cli.main(["grade", "01_neurons", "x", "--out", "y"]) == 2
+    assert "an instructor command, not in the student edition" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    assert "release" not in capsys.readouterr().out.split("validate")[-1]

@@ -1,0 +1,63 @@
+"""The instructor's commands of ``python -m course_utils``.
+
+    release [ID ...]   regenerate exercises/ID from solutions/ID (all exercises by default)
+    check [ID ...]     prove each exercise: full marks, zero for the stub, mutants caught,
+                       release in sync; exits 1 with a report if anything fails
+    grade ID SUBMISSIONS --out DIR
+                       grade a folder or .zip of submissions in sandboxed, parallel workers:
+                       DIR/grades.csv, DIR/feedback/, DIR/gradebook.db, a summary
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from . import exercises
+
+
+def _ids(given: list[str]) -> list[str]:
+    known = exercises.assignment_ids()
+    unknown = [i for i in given if i not in known]
+    if unknown:
+        raise SystemExit(f"unknown exercise(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    return given or known
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    for assignment_id in _ids(args.ids):
+        path = exercises.release(assignment_id)
+        print(f"released {assignment_id} -> {path.relative_to(exercises.repo_root())}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    reports = []
+    for assignment_id in _ids(args.ids):
+        report = exercises.check(assignment_id)
+        print(report, flush=True)
+        reports.append(report)
+    failed = [r.assignment_id for r in reports if not r.ok]
+    print(f"\n{len(reports) - len(failed)}/{len(reports)} exercises pass" + (f"; failing: {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Add ``release``, ``check`` and ``grade`` to the parser of ``python -m course_utils``."""
+    p = sub.add_parser("release", help="regenerate exercises/ from solutions/")
+    p.add_argument("ids", nargs="*", metavar="ID", help="exercise ids such as 01_neurons (default: all)")
+    p.set_defaults(func=cmd_release)
+    p = sub.add_parser("check", help="check exercises end to end")
+    p.add_argument("ids", nargs="*", metavar="ID", help="exercise ids (default: all)")
+    p.set_defaults(func=cmd_check)
+    p = sub.add_parser("grade", help="grade a folder or .zip of submissions (sandboxed, parallel)")
+    from . import grade
+
+    grade.add_arguments(p)
+    p.set_defaults(func=grade.run)
+
+
+def serve_worker() -> int:
+    """The body of ``python -m course_utils grade-worker``: one long-lived worker of ``grade``."""
+    from . import grade
+
+    return grade.serve()
