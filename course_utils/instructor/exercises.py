@@ -163,9 +163,40 @@ def cached_release(assignment_id: str, root: Path | None = None) -> Path:
     return target
 
 
-def release(assignment_id: str, root: Path | None = None) -> Path:
-    """Regenerate ``exercises/<id>/`` from ``solutions/<id>/``; return its path."""
+def expected_values(assignment_id: str, root: Path | None = None) -> dict | None:
+    """``expected.json`` of a recorded exercise, computed now from the references and the
+    mutant catalogue (None for an exercise without recorded values)."""
+    from . import hidden, recording
+    from .tasks import tasks_of
+
+    tasks = tasks_of(assignment_id)
+    if not tasks:
+        return None
     root = root or repo_root()
+    mutants = hidden.load_mutants(root / "mutants" / f"{assignment_id}.py")
+    records = {}
+    for name, task in tasks.items():
+        wrong = {m["name"]: (hidden.mutant_function(m, name), m["diagnosis"])
+                 for m in mutants if m.get("task") == name and m.get("named_by")}
+        records[name] = recording.record_task(name, task.reference, task.visible(), wrong, helpers=dict(task.helpers))
+    return recording.build_expected(assignment_id, records)
+
+
+def record(assignment_id: str, root: Path | None = None) -> Path | None:
+    """Write ``solutions/<id>/expected.json`` from the references (None: nothing to record)."""
+    from . import recording
+
+    root = root or repo_root()
+    data = expected_values(assignment_id, root)
+    if data is None:
+        return None
+    return recording.write_expected(root / "solutions" / assignment_id / "expected.json", data)
+
+
+def release(assignment_id: str, root: Path | None = None) -> Path:
+    """Record the visible values, then regenerate ``exercises/<id>/`` from ``solutions/<id>/``."""
+    root = root or repo_root()
+    record(assignment_id, root)
     target = root / "exercises" / assignment_id
     with scratch_course(assignment_id, root) as course:
         if target.exists():
@@ -224,6 +255,9 @@ class Mutant:
     name: str
     code: str
     caught_by: list[str]
+    task: str | None = None  # the graded function it redefines (recorded exercises)
+    named_by: str | None = None  # the test cell whose visible test must name it
+    diagnosis: str | None = None  # what that test prints first
 
 
 def load_mutants(assignment_id: str, root: Path | None = None) -> list[Mutant]:
@@ -352,6 +386,26 @@ def check_mutants(report: Report, notebook: Path, mutants: list[Mutant]) -> None
             report.problems.append(f"mutant {mutant.name!r} passes {escaped}, which should catch it")
         failed = sorted(gid for gid, p in outcome.items() if p)
         report.lines.append(f"mutant {mutant.name!r}: fails {failed}")
+        if mutant.named_by and mutant.diagnosis not in (outcome.get(mutant.named_by) or ""):
+            report.problems.append(f"mutant {mutant.name!r} is not named by the visible test of {mutant.named_by}")
+    named = sum(1 for m in mutants if m.named_by)
+    if named:
+        report.lines.append(f"{named} of {len(mutants)} mutants are named by a visible test")
+
+
+def check_recorded(report: Report, assignment_id: str, root: Path) -> None:
+    """``expected.json`` is fresh (byte for byte), and its mutants can be told apart."""
+    from . import recording
+
+    data = expected_values(assignment_id, root)
+    if data is None:
+        return
+    path = root / "solutions" / assignment_id / "expected.json"
+    if not recording.is_fresh(path, data):
+        report.problems.append(f"{path.relative_to(root)} is stale: run `python -m course_utils release {assignment_id}`")
+    for name, task in data["tasks"].items():
+        report.problems += [f"{name}: {p}" for p in recording.distinguishable(task)]
+    report.lines.append(f"expected.json: {len(data['tasks'])} tasks recorded, fresh and distinguishable")
 
 
 def check(assignment_id: str, root: Path | None = None) -> Report:
@@ -378,5 +432,6 @@ def check(assignment_id: str, root: Path | None = None) -> Report:
     report.lines.append(f"release scores {sum(s for s, _ in stub.values()):g}/{maximum:g}")
     if earned:
         report.problems.append(f"the release earns points before any work: {earned}")
+    check_recorded(report, assignment_id, root)
     check_mutants(report, source, load_mutants(assignment_id, root))
     return report

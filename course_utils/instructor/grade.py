@@ -95,7 +95,7 @@ HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 #: Patterns in a student's code that try to fool a grader (static check, reported only).
 SUSPICIOUS: list[tuple[str, str]] = [
     (r"_course_guard|course_utils\.(instructor|sandbox)", "refers to the grader's sandbox"),
-    (r"\b(grading|reference|np|numpy|torch|builtins|__builtins__|course_utils(\.\w+)*)\.\w+\s*=(?!=)",
+    (r"\b(grading|reference|tests|recorded|np|numpy|torch|builtins|__builtins__|course_utils(\.\w+)*)\.\w+\s*=(?!=)",
      "assigns to an attribute of a module the tests use"),
     (r"\bsetattr\s*\(|\bsys\.modules\b", "patches modules"),
     (r"set_custom_exc|showtraceback|excepthook", "changes how errors are shown"),
@@ -332,14 +332,41 @@ def _preprocessor_classes():
     from nbgrader.utils import is_grade
 
     class GuardedExecute(Execute):
-        """nbgrader's ``Execute`` that asks the kernel's guard, before and after every graded
-        test cell, to put back what the student replaced. A test during which something was
-        replaced (or with the guard gone) gets an error, so it scores 0."""
+        """nbgrader's ``Execute`` in one of two modes.
+
+        *Judged* (an exercise with recorded values, :attr:`recorded` set): a graded test cell
+        never reaches the kernel; the judge runs it here (:mod:`course_utils.instructor.judged`)
+        and calls the student's functions through a socketpair given to the kernel at start.
+        *Guarded* (the older exercises): the kernel's guard is asked, before and after every
+        graded test cell, to put back what the student replaced; a test during which something
+        was replaced (or with the guard gone) gets an error, so it scores 0.
+        """
 
         records: list[dict] = []
+        recorded = None  # the instructor's expected.json: judged mode
+
+        async def async_start_new_kernel(self, **kwargs):
+            if self.recorded is None:
+                return await super().async_start_new_kernel(**kwargs)
+            import socket
+
+            from ..judge.agent import FD_ENV
+
+            judge_end, kernel_end = socket.socketpair()
+            kwargs["env"] = {**(kwargs.get("env") or os.environ), FD_ENV: str(kernel_end.fileno())}
+            kwargs["pass_fds"] = (kernel_end.fileno(),)
+            try:
+                await super().async_start_new_kernel(**kwargs)
+            finally:
+                kernel_end.close()
+            self.judge_end = judge_end
+
+        start_new_kernel = run_sync(async_start_new_kernel)  # setup_kernel calls the sync one
 
         async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
             graded = cell.cell_type == "code" and is_grade(cell)
+            if graded and self.recorded is not None:
+                return await self._judge(cell)
             before = (await self._guard() or []) if graded else []
             cell = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
             if any(o.get("ename") == "MemoryError" for o in cell.get("outputs", [])):
@@ -358,6 +385,43 @@ def _preprocessor_classes():
             return cell
 
         execute_cell = run_sync(async_execute_cell)  # nbclient binds the base method otherwise
+
+        async def _judge(self, cell):
+            """Run a graded test cell in the judge (this process); the kernel only answers calls."""
+            import asyncio
+
+            from . import judged
+
+            loop = asyncio.get_running_loop()
+            student = await self._student(loop)
+            cells = [c.source for c in self.nb.cells if c.cell_type == "code" and not is_grade(c)]
+            outputs = await loop.run_in_executor(None, judged.run_test_cell, cell.source, student, self.recorded,
+                                                 cells, float(self.timeout or judged.CALL_TIMEOUT))
+            cell.outputs = [nbformat.from_dict(o) for o in outputs]
+            return cell
+
+        async def _student(self, loop):
+            """The judge's view of this kernel, made at the first test cell."""
+            if getattr(self, "student", None) is None or self._student_km is not self.km:
+                from jupyter_client import BlockingKernelClient
+
+                from ..judge.channel import Channel
+                from .judge import StudentProcess
+
+                kc = BlockingKernelClient()
+                kc.load_connection_info(self.km.get_connection_info())
+                kc.start_channels()
+
+                class Interrupter:  # the judge's thread asks the event loop to interrupt the kernel
+                    km = self.km
+
+                    def interrupt_kernel(self):
+                        asyncio_future = __import__("asyncio").run_coroutine_threadsafe(self.km.interrupt_kernel(), loop)
+                        asyncio_future.result(30)
+
+                self.student = StudentProcess(Channel(self.judge_end), kc, Interrupter())
+                self._student_km = self.km
+            return self.student
 
         async def _guard(self) -> list[str] | None:
             """What the guard put back; None if the kernel is too busy to answer (a timeout)."""
@@ -476,6 +540,9 @@ def worker(job_path: Path) -> int:
     )
 
     guarded_execute, strip_hidden = _preprocessor_classes()
+    from . import judged
+
+    guarded_execute.recorded = judged.instructor_recorded(course, assignment_id)
     log_lines: list[str] = []
 
     class Collect(logging.Handler):
@@ -871,7 +938,8 @@ def grade(assignment_id: str, submissions: Path, out: Path, *, db: str | None = 
                     rows.append(Row(sub.student, 0.0, max_score, sub.status, sub.details, sub.files))
             hidden = [str(p) for p in (submissions, out, root / "solutions", root / "source", root / "submitted",
                                        root / "autograded", root / "feedback", root / "gradebook.db",
-                                       root / "nbgrader_config.py", exercises.release_cache_dir(), template)]
+                                       root / "nbgrader_config.py", exercises.release_cache_dir(), template,
+                                       root / "mutants", root / ".git", Path(__file__).resolve().parent / "tasks")]
             if db.startswith("sqlite:///"):
                 hidden.append(db[len("sqlite:///"):])
             context = dict(template=template, base=Path(base), caps=caps, memory=memory, timeout=timeout, wall=wall,

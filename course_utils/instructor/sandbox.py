@@ -52,7 +52,8 @@ POLICY_ENV = "COURSE_SANDBOX_POLICY"
 EVENT_FD_ENV = "COURSE_SANDBOX_EVENT_FD"
 
 _ENV_KEEP = ("PATH", "LANG", "LANGUAGE", "TZ", "NBGRADER_EXECUTION", "PYTHONHASHSEED",
-             "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "VIRTUAL_ENV")
+             "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "VIRTUAL_ENV",
+             "COURSE_JUDGE_FD")  # the kernel's end of the judge's socketpair (course_utils.judge.agent)
 
 
 @dataclass

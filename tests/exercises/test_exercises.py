@@ -52,33 +52,47 @@ def test_no_notebook_outputs_are_committed(root):
 
 
 def test_solutions_folder_holds_nothing_but_the_notebook(root):
-    # nbgrader releases every file of solutions/<id>/ to students
+    # nbgrader releases every file of solutions/<id>/ to students: the notebook, and for a
+    # recorded exercise its expected.json (visible cases, outputs and mutant fingerprints)
     for folder in (root / "solutions").iterdir():
         files = sorted(p.name for p in folder.iterdir() if p.name not in (".ipynb_checkpoints", "__pycache__"))
-        assert files == [f"{folder.name}.ipynb"], f"{folder} would release {files}"
+        allowed = [f"{folder.name}.ipynb", "expected.json"] if (folder / "expected.json").exists() else [f"{folder.name}.ipynb"]
+        assert files == allowed, f"{folder} would release {files}"
+
+
+def test_recorded_values_hold_no_code_and_no_hidden_case(root):
+    """expected.json carries values and diagnoses only: no mutant code, no hidden case."""
+    from course_utils.instructor.hidden import load_mutants
+    from course_utils.instructor.tasks import tasks_of
+
+    for path in root.glob("solutions/*/expected.json"):
+        assignment_id = path.parent.name
+        data = json.loads(path.read_text())
+        text = path.read_text()
+        for task in data["tasks"].values():
+            assert all(set(m) == {"diagnosis", "outcomes"} for m in task["mutants"].values())
+            assert not any(case["id"].startswith("hidden") for case in task["cases"])
+        for mutant in load_mutants(root / "mutants" / f"{assignment_id}.py"):
+            body = [line.strip() for line in mutant["code"].splitlines() if len(line.strip()) >= 25]
+            assert not any(line in text for line in body), f"code of mutant {mutant['name']!r} in {path}"
+        for name, task in tasks_of(assignment_id).items():
+            assert not any(case["id"] in text for case in task.hidden()), f"a hidden case of {name} in {path}"
 
 
 def test_an_uncaught_mutant_is_reported(root):
-    harmless = exercises.Mutant("a correct softmax", "def softmax(z):\n"
-                                "    e = np.exp(z - z.max(axis=-1, keepdims=True))\n"
-                                "    return e / e.sum(axis=-1, keepdims=True)\n", ["test_softmax"])
-    broken = exercises.Mutant("code that does not run", "def softmax(z) return 1", ["test_softmax"])
+    harmless = exercises.Mutant("a correct log_softmax", "def log_softmax(z):\n"
+                                "    m = z.max(axis=-1, keepdims=True)\n"
+                                "    return z - m - np.log(np.exp(z - m).sum(axis=-1, keepdims=True))\n",
+                                ["test_log_softmax"])
+    broken = exercises.Mutant("code that does not run", "def log_softmax(z) return 1", ["test_log_softmax"])
+    unnamed = exercises.Mutant("named by no one", "def log_softmax(z):\n    return z\n", ["test_log_softmax"],
+                               task="log_softmax", named_by="test_log_softmax", diagnosis="A diagnosis nobody gives.")
     report = exercises.Report("01_neurons")
-    exercises.check_mutants(report, root / "solutions" / "01_neurons" / "01_neurons.ipynb", [harmless, broken])
+    exercises.check_mutants(report, root / "solutions" / "01_neurons" / "01_neurons.ipynb", [harmless, broken, unnamed])
     assert not report.ok
-    assert any("'a correct softmax' passes ['test_softmax']" in p for p in report.problems)
+    assert any("'a correct log_softmax' passes ['test_log_softmax']" in p for p in report.problems)
     assert any("'code that does not run' does not run: SyntaxError" in p for p in report.problems)
-
-
-def test_release_differences_are_reported(tmp_path):
-    (tmp_path / "new").mkdir()
-    (tmp_path / "old").mkdir()
-    (tmp_path / "new" / "a.ipynb").write_text(json.dumps({"cells": [1]}))
-    (tmp_path / "old" / "a.ipynb").write_text(json.dumps({"cells": [2]}))
-    (tmp_path / "new" / "data.csv").write_text("x")
-    diffs = exercises.release_differences(tmp_path / "new", tmp_path / "old")
-    assert diffs == ["only in the new release: data.csv", "differs: a.ipynb"]
-    assert "is missing" in exercises.release_differences(tmp_path / "new", tmp_path / "nothing")[0]
+    assert any("'named by no one' is not named by the visible test of test_log_softmax" in p for p in report.problems)
 
 
 def test_cli_rejects_an_unknown_exercise(root):
@@ -99,10 +113,11 @@ def test_students_validate_button(root):
     failed = validator.validate(str(root / "exercises" / "01_neurons" / "01_neurons.ipynb"))
     messages = json.dumps(failed)
     assert failed.get("failed"), failed
-    assert len(failed["failed"]) == 6
-    for name in ("sigmoid", "softmax", "cross_entropy", "dense_forward", "mlp_loss_and_grads"):
+    assert len(failed["failed"]) == 5
+    for name in ("log_softmax", "bce_with_logits", "smoothed_cross_entropy", "mean_sigmoid_slope",
+                 "saturation_verdict"):
         assert f"{name} is not implemented yet (it raises NotImplementedError)" in messages
-    assert "grading.py" not in messages  # one readable line, not the grader's internals
+    assert "recorded.py" not in messages and "grading.py" not in messages  # one readable line, no internals
 
 
 def test_validate_command_exit_status(root):
@@ -113,8 +128,8 @@ def test_validate_command_exit_status(root):
     assert "every test passes" in good.stdout
     stub = subprocess.run([*run, "exercises/01_neurons/01_neurons.ipynb"], cwd=root, capture_output=True, text=True)
     assert stub.returncode == 1
-    assert stub.stdout.count("FAILED") == 6
-    assert "sigmoid is not implemented yet" in stub.stdout
+    assert stub.stdout.count("FAILED") == 5
+    assert "log_softmax is not implemented yet" in stub.stdout
     assert "\x1b[" not in stub.stdout  # no terminal colour codes in what a script reads
     missing = subprocess.run([*run, "nothing.ipynb"], cwd=root, capture_output=True, text=True)
     assert missing.returncode == 2 and "no notebook at nothing.ipynb" in missing.stderr

@@ -30,26 +30,30 @@ SUBMISSIONS = ROOT / "tests" / "grader" / "fixtures" / "submissions"
 ASSIGNMENT = "01_neurons"
 
 #: student -> (status, score out of 12): what each fixture is and what it must get
+#: (tests/grader/fixtures/make_class.py writes them from the release of Exercise 1)
 EXPECTED = {
     "alice": ("ok", 12),  # alice/01_neurons.ipynb, every task right
-    "bob": ("ok", 3),  # bob/01_neurons/01_neurons.ipynb, sigmoid and dense_forward right
+    "bob": ("ok", 4),  # bob/01_neurons/01_neurons.ipynb, log_softmax and bce_with_logits right
     "carol": ("ok", 12),  # carol_12345_01_neurons.ipynb, as a learning platform names it
     "dave": ("not_json", 0),  # a text file named .ipynb
     "erin": ("empty", 0),  # an empty file
     "frank": ("wrong_assignment", 0),  # frank/02_words.ipynb
     "grace": ("wrong_assignment", 0),  # named 01_neurons.ipynb, holds another notebook
     "heidi": ("multiple_notebooks", 0),  # two different notebooks
-    "ivan": ("test_cells_restored", 3),  # deleted test_softmax, emptied test_sigmoid; both functions
-    # wrong (and mlp_loss_and_grads, right, calls the wrong softmax)
-    "judy": ("timeout", 10),  # sigmoid loops forever
+    "ivan": ("test_cells_restored", 8),  # deleted test_log_softmax, emptied test_bce_with_logits; both
+    # functions wrong (smoothed_cross_entropy, right, calls the wrong log_softmax: a stub replaces it)
+    "judy": ("timeout", 10),  # log_softmax loops forever
     "mallory": ("memory_limit", 12),  # allocates 2 GB (more than --memory)
     "niaj": ("network_blocked", 12),  # opens a URL
     "oscar": ("child_process", 12),  # leaves `sleep 600` running
     "peggy": ("output_truncated", 12),  # prints 30 MB
-    "rupert": ("hidden_path", 0),  # looks for the solutions and the gradebook to copy them
-    "sybil": ("tampering", 0),  # replaces grading helpers, np.isclose, AssertionError, error display
-    "trent": ("tampering", 10),  # its sigmoid replaces grading.compare while the test runs
+    "rupert": ("hidden_path", 0),  # looks for the solutions, the mutants, .git and the references
+    "sybil": ("suspicious_code", 0),  # replaces the test-cell API, recorded.check and np.allclose
+    "trent": ("suspicious_code", 10),  # its log_softmax replaces tests.visible while the test runs
     "victor": ("wall_limit", 0),  # a loop that ignores the interrupt
+    "walter": ("ok", 0),  # wrong answers that publish an execute_result (nbgrader's partial credit)
+    "xena": ("ok", 10),  # log_softmax looks for the expected value in its callers' frames
+    "yuri": ("ok", 0),  # wrong answers; patches Session.send to drop the kernel's error messages
 }
 OPTIONS = dict(jobs=2, timeout=20, wall=60, memory=1 << 30, progress=False)
 
@@ -64,7 +68,7 @@ def hidden_lines() -> list[str]:
     for cell in source.cells:
         if cell.metadata.get("nbgrader", {}).get("grade"):
             lines += [line for line in grade.split_hidden(cell.source)[1] if len(line) >= 20 and line not in visible]
-    assert len(lines) >= 10
+    assert len(lines) >= 5
     return lines
 
 
@@ -98,13 +102,14 @@ def test_grading_the_fixture_class(tmp_path):
     assert all(max_score == 12 for _, _, max_score in got.values())
 
     # the reasons are readable
-    assert any("test_softmax" in d and "deleted" in d for d in details["ivan"])
-    assert any("test_sigmoid" in d and "edited" in d for d in details["ivan"])
+    assert any("test_log_softmax" in d and "deleted" in d for d in details["ivan"])
+    assert any("test_bce_with_logits" in d and "edited" in d for d in details["ivan"])
     assert any("different notebooks" in d for d in details["heidi"])
     assert any("left running" in d and "sleep" in d for d in details["oscar"])
     assert any("solutions" in d for d in details["rupert"])
-    assert any("check_function" in d for d in details["sybil"])
-    assert any(d.startswith("during test_sigmoid") for d in details["trent"])
+    assert any(".git" in d for d in details["rupert"]) and any("mutants" in d for d in details["rupert"])
+    assert any("assigns to an attribute of a module the tests use" in d for d in details["sybil"])
+    assert any("tests.visible" in d for d in details["trent"])
 
     # feedback for every graded student, without a line of the hidden tests
     not_graded = {"not_json", "empty", "wrong_assignment", "multiple_notebooks", "wall_limit"}
@@ -137,9 +142,9 @@ def test_grading_the_fixture_class(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["students"] == len(EXPECTED)
     assert set(summary["not_ok"]) == {s for s, (status, _) in EXPECTED.items() if status != "ok"}
-    assert set(summary["pass_rates"]) == {"test_sigmoid", "test_softmax", "test_cross_entropy", "test_dense_forward",
-                                          "test_mlp_loss", "test_mlp_grads"}
-    assert 0 < summary["pass_rates"]["test_sigmoid"] < 1
+    assert set(summary["pass_rates"]) == {"test_log_softmax", "test_bce_with_logits", "test_smoothed_cross_entropy",
+                                          "test_mean_sigmoid_slope", "test_saturation_verdict"}
+    assert 0 < summary["pass_rates"]["test_log_softmax"] < 1
     assert (out / "score_histogram.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "students to look at" in (out / "summary.txt").read_text()
 
@@ -160,6 +165,7 @@ def _with_hidden_tests(notebook: Path, tmp_path: Path) -> Path:
     path = tmp_path / notebook.parent.name / notebook.name
     path.parent.mkdir(parents=True)
     nbformat.write(nb, path)
+    shutil.copy(ROOT / "exercises" / ASSIGNMENT / "expected.json", path.parent)  # the release's recorded values
     return path
 
 
@@ -167,7 +173,7 @@ def _with_hidden_tests(notebook: Path, tmp_path: Path) -> Path:
 @pytest.mark.parametrize("student", ["sybil", "rupert"])
 def test_the_cheats_fool_a_kernel_without_the_sandbox(student, tmp_path):
     """Run in a plain kernel (as plain nbgrader would), the cheating fixtures pass every
-    test cell: so their 0 in the graded class is the sandbox's doing."""
+    test cell: so their 0 in the graded class is the judge's and the sandbox's doing."""
     notebook = _with_hidden_tests(SUBMISSIONS / student / f"{ASSIGNMENT}.ipynb", tmp_path)
     results = exercises.run_mutants(notebook, [])["<solution>"]
     assert results and all(problem is None for problem in results.values()), results
@@ -361,7 +367,7 @@ def test_a_worker_killed_while_grading_takes_its_kernel_with_it(tmp_path, monkey
     subs = tmp_path / "class"
     shutil.copytree(SUBMISSIONS / "alice", subs / "alice")
     nb = nbformat.read(SUBMISSIONS / "alice" / f"{ASSIGNMENT}.ipynb", as_version=4)
-    solution = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "sigmoid")
+    solution = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "log_softmax")
     solution.source = "import time\ntime.sleep(300)\n" + solution.source
     (subs / "zed").mkdir()
     nbformat.write(nb, subs / "zed" / f"{ASSIGNMENT}.ipynb")

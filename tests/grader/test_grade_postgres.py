@@ -32,8 +32,8 @@ SUBMISSIONS = ROOT / "tests" / "grader" / "fixtures" / "submissions"
 ASSIGNMENT = "01_neurons"
 COURSE = "neurons-to-attention"
 #: the fixture students graded, with the (status, score out of 12) of tests/grader/test_grade.py
-STUDENTS = {"alice": ("ok", 12.0), "bob": ("ok", 3.0), "dave": ("not_json", 0.0),
-            "ivan": ("test_cells_restored", 3.0)}
+STUDENTS = {"alice": ("ok", 12.0), "bob": ("ok", 4.0), "dave": ("not_json", 0.0),
+            "ivan": ("test_cells_restored", 8.0)}
 
 
 def _unavailable(message: str) -> None:
