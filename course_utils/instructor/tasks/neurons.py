@@ -22,6 +22,7 @@ import numpy as np
 
 from ..hidden import Task
 
+ASSIGNMENT = "01_neurons"
 VERDICTS = ("vanishing", "shrinking", "stable")
 
 
