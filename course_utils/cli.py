@@ -5,7 +5,7 @@ Student commands (in every edition of the course):
                        does; exit 0 when every test passes, 1 with the failures otherwise
 
 Instructor commands (only in the repository, where ``course_utils.instructor`` exists):
-    release, check, grade; ``python -m course_utils --help`` lists them.
+    release, check, grade, student-pack; ``python -m course_utils --help`` lists them.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import re
 import sys
 from pathlib import Path
 
-INSTRUCTOR_COMMANDS = ("release", "check", "grade", "grade-worker")
+INSTRUCTOR_COMMANDS = ("release", "check", "grade", "grade-worker", "student-pack")
 
 
 def _instructor_cli():

@@ -6,11 +6,15 @@
     grade ID SUBMISSIONS --out DIR
                        grade a folder or .zip of submissions in sandboxed, parallel workers:
                        DIR/grades.csv, DIR/feedback/, DIR/gradebook.db, a summary
+    student-pack DIR   write the student edition (exercises, the student-facing library,
+                       requirements, Makefile, README) into a new folder DIR
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 from . import exercises
 
@@ -41,6 +45,19 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_student_pack(args: argparse.Namespace) -> int:
+    from .pack import student_pack
+
+    try:
+        dest = student_pack(args.dir)
+    except FileExistsError as error:
+        print(f"student-pack: {error}", file=sys.stderr)
+        return 2
+    files = sum(1 for p in dest.rglob("*") if p.is_file())
+    print(f"student edition written to {dest} ({files} files); see {dest / 'README.md'}")
+    return 0
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Add ``release``, ``check`` and ``grade`` to the parser of ``python -m course_utils``."""
     p = sub.add_parser("release", help="regenerate exercises/ from solutions/")
@@ -49,6 +66,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("check", help="check exercises end to end")
     p.add_argument("ids", nargs="*", metavar="ID", help="exercise ids (default: all)")
     p.set_defaults(func=cmd_check)
+    p = sub.add_parser("student-pack", help="write the student edition into a new folder")
+    p.add_argument("dir", type=Path, metavar="DIR", help="a new (or empty) folder")
+    p.set_defaults(func=cmd_student_pack)
     p = sub.add_parser("grade", help="grade a folder or .zip of submissions (sandboxed, parallel)")
     from . import grade
 

@@ -3,9 +3,9 @@
 A graded test cell of a recorded exercise reads::
 
     from course_utils.judge import tests
-    tests.visible("log_softmax")
+    tests.visible("softmax")
     ### BEGIN HIDDEN TESTS
-    tests.hidden("01_neurons", "log_softmax")
+    tests.hidden("NN_exercise", "softmax")
     ### END HIDDEN TESTS
 
 - **Validate** (JupyterLab's button, ``python -m course_utils validate``): the cell runs in
