@@ -128,6 +128,31 @@ def safe_id(name: str) -> str:
     return cleaned[:100]
 
 
+def _raw_student(parts: tuple[str, ...]) -> str:
+    """The student's name as SUBMISSIONS gives it: the folder, or a flat file's prefix."""
+    if len(parts) > 1:
+        return parts[0]
+    stem = Path(parts[0]).stem
+    return stem.split("_", 1)[0] if "_" in stem else stem
+
+
+def unique_ids(names: list[str]) -> dict[str, str]:
+    """A :func:`safe_id` for each name, unique: when cleaning makes two names equal
+    (``carol`` and ``carol!``), the later ones in sorted order get ``-2``, ``-3``, ...; an
+    id that needed no cleaning keeps its name."""
+    ids: dict[str, str] = {}
+    taken: set[str] = set()
+    for name in sorted(names, key=lambda n: (safe_id(n) != n, n)):  # clean names first
+        base = candidate = safe_id(name)
+        n = 1
+        while candidate in taken:
+            n += 1
+            candidate = f"{base}-{n}"
+        ids[name] = candidate
+        taken.add(candidate)
+    return ids
+
+
 def _entries(submissions: Path) -> tuple[list[tuple[tuple[str, ...], object]], list[str]]:
     """``[(path parts, reader)]`` for every file of a folder or zip (read-only), and the
     files skipped as unsafe or junk."""
@@ -192,17 +217,18 @@ def collect(assignment_id: str, submissions: Path, release: Path) -> tuple[list[
         entries = [(p[1:], r) for p, r in entries]
     candidates: dict[str, list[tuple[int, str, object]]] = {}
     others: dict[str, list[str]] = {}
+    ids = unique_ids(sorted({_raw_student(parts) for parts, _ in entries}))
+    renamed = {ids[name]: name for name in ids if ids[name] != safe_id(name)}
     for parts, reader in entries:
         rel = "/".join(parts)
+        student = ids[_raw_student(parts)]
         if len(parts) == 1:
             stem = Path(parts[0]).stem
             if not parts[0].endswith(".ipynb"):
                 notes.append(f"ignored {rel}: not a notebook")
                 continue
-            student = safe_id(stem.split("_", 1)[0] if "_" in stem else stem)
             rank = 0 if assignment_id in stem else 2
         else:
-            student = safe_id(parts[0])
             if not parts[-1].endswith(".ipynb"):
                 others.setdefault(student, []).append(rel)
                 continue
@@ -212,6 +238,8 @@ def collect(assignment_id: str, submissions: Path, release: Path) -> tuple[list[
     result = []
     for student in sorted(set(candidates) | set(others)):
         sub = Submission(student)
+        if student in renamed:
+            sub.details.append(f"id {student} given to {renamed[student]!r}, whose name cleans to an id already taken")
         found = sorted(candidates.get(student, []), key=lambda c: (c[0], c[1]))
         sub.files = [rel for _, rel, _ in found]
         if not found:
@@ -242,7 +270,11 @@ def collect(assignment_id: str, submissions: Path, release: Path) -> tuple[list[
         ignored = [rel for rel in sub.files if rel not in contents]
         if ignored:
             sub.details.append(f"ignored other notebooks {', '.join(ignored)}")
-        _check_content(sub, assignment_id, release)
+        try:
+            _check_content(sub, assignment_id, release)
+        except Exception as err:  # noqa: BLE001 - one malformed notebook never stops the class
+            sub.status = "invalid_notebook"
+            sub.details.append(f"{sub.chosen} cannot be read as a notebook: {type(err).__name__}: {str(err)[:120]}")
         result.append(sub)
     return result, notes
 
@@ -261,7 +293,7 @@ def _check_content(sub: Submission, assignment_id: str, release: Path) -> None:
         return
     try:
         raw = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError) as err:
+    except (UnicodeDecodeError, ValueError, RecursionError) as err:
         sub.status = "not_json"
         sub.details.append(f"{sub.chosen} is not JSON: {str(err)[:120]}")
         return
@@ -271,6 +303,11 @@ def _check_content(sub: Submission, assignment_id: str, release: Path) -> None:
     except Exception as err:  # noqa: BLE001 - nbformat raises many kinds
         sub.status = "invalid_notebook"
         sub.details.append(f"{sub.chosen} is not a valid notebook: {str(err).splitlines()[0][:120]}")
+        return
+    bad = [i for i, c in enumerate(nb.cells) if not isinstance(c.get("metadata", {}).get("nbgrader", {}), dict)]
+    if bad:
+        sub.status = "invalid_notebook"
+        sub.details.append(f"{sub.chosen}: cell {bad[0]} has nbgrader metadata that is not a dict")
         return
     ref = nbformat.read(release, as_version=4)
     if not _grade_ids(nb) & _grade_ids(ref):
@@ -466,7 +503,39 @@ def _preprocessor_classes():
                         output.data["text/plain"] = scrub(output.data["text/plain"], hidden)
             return nb, resources
 
-    return GuardedExecute, StripHiddenTests
+    class SafeFeedback(NbGraderPreprocessor):
+        """Nothing of the student's can run in the reader's browser: student-written markdown
+        is shown as escaped text in a code fence, outputs keep only plain text and PNG/JPEG
+        images (no HTML, JavaScript, SVG, Markdown or LaTeX), and attachments are dropped."""
+
+        def preprocess(self, nb, resources):
+            for cell in nb.cells:
+                cell.pop("attachments", None)
+                locked = cell.metadata.get("nbgrader", {}).get("locked")
+                if cell.cell_type == "markdown" and not locked:
+                    cell.source = as_text_block(cell.source)
+                elif cell.cell_type == "raw":
+                    cell.cell_type, cell.source = "markdown", as_text_block(cell.source)
+                    cell.pop("outputs", None)
+                for output in cell.get("outputs", []):
+                    if "data" in output:
+                        output.data = {k: v for k, v in output.data.items() if k in SAFE_MIMETYPES}
+                if cell.cell_type == "code":
+                    cell.outputs = [o for o in cell.outputs if "data" not in o or o.data]
+            return nb, resources
+
+    return GuardedExecute, StripHiddenTests, SafeFeedback
+
+
+#: the output types a feedback page shows (none of them can run code in a browser)
+SAFE_MIMETYPES = ("text/plain", "image/png", "image/jpeg")
+
+
+def as_text_block(text: str) -> str:
+    """Markdown that shows ``text`` verbatim (escaped) in a code fence it cannot close."""
+    longest = max((len(run) for run in re.findall(r"`+|~+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}text\n{text}\n{fence}"
 
 
 def split_hidden(source: str) -> tuple[str, list[str]]:
@@ -539,7 +608,7 @@ def worker(job_path: Path) -> int:
         SaveAutoGrades,
     )
 
-    guarded_execute, strip_hidden = _preprocessor_classes()
+    guarded_execute, strip_hidden, safe_feedback = _preprocessor_classes()
     from . import judged
 
     guarded_execute.recorded = judged.instructor_recorded(course, assignment_id)
@@ -553,7 +622,7 @@ def worker(job_path: Path) -> int:
     cfg = _nbgrader_config(course, job["timeout"])
     cfg.Autograde.autograde_preprocessors = [guarded_execute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
                                              SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
-    cfg.GenerateFeedback.preprocessors = [strip_hidden, GetGrades, CSSHTMLHeaderPreprocessor]
+    cfg.GenerateFeedback.preprocessors = [strip_hidden, safe_feedback, GetGrades, CSSHTMLHeaderPreprocessor]
     coursedir = CourseDirectory(config=cfg)
     coursedir.assignment_id, coursedir.student_id = assignment_id, student
     handler = Collect()
@@ -1082,18 +1151,25 @@ def pass_rates(rows: list[Row]) -> dict[str, float]:
     return {cell: round(p / t, 4) for cell, (p, t) in sorted(counts.items())}
 
 
+def csv_cell(value: str) -> str:
+    """``value`` made safe for a spreadsheet: a text that starts like a formula (``=``, ``+``,
+    ``-``, ``@``, a tab or a carriage return) gets a leading apostrophe, so it stays text."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
 def write_reports(out: Path, assignment_id: str, rows: list[Row], seconds: float, warnings: list[str]) -> str:
     """Write grades.csv, details.csv, summary.json, summary.txt and score_histogram.png; return the summary text."""
     with open(out / "grades.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["student_id", "score", "max_score", "status"])
         for row in rows:
-            writer.writerow([row.student_id, f"{row.score:g}", f"{row.max_score:g}", row.status])
+            writer.writerow([csv_cell(row.student_id), f"{row.score:g}", f"{row.max_score:g}", row.status])
     with open(out / "details.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["student_id", "status", "score", "details", "files"])
         for row in rows:
-            writer.writerow([row.student_id, row.status, f"{row.score:g}", " | ".join(row.details), " | ".join(row.files)])
+            writer.writerow([csv_cell(row.student_id), row.status, f"{row.score:g}",
+                             csv_cell(" | ".join(row.details)), csv_cell(" | ".join(row.files))])
     rates = pass_rates(rows)
     counts = Counter(r.status for r in rows)
     scores = [r.score for r in rows]
