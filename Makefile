@@ -23,7 +23,7 @@ book: $(STAMP)
 
 ## test: the whole test suite (library, exercises, grading, book)
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=30
 
 ## lab: JupyterLab on exercises/ with nbgrader's extensions (started from the root, so that
 ## Validate uses the course's nbgrader_config.py; --allow-root only when run as root)

@@ -144,10 +144,10 @@ MUTANTS = [
             _VERDICT + "    x = norms[-1]\n"
             "    return 'exploding' if x < 1e-2 else 'vanishing' if x > 1e2 else 'stable'\n",
             "A norm below 1e-2 is 'vanishing' and one above 1e2 'exploding': the labels are swapped."),
-    _mutant("sensitivity_verdict", "growth rate compared with 1",
-            _VERDICT + "    r = norms[-1] ** (1 / len(norms))\n"
-            "    return 'vanishing' if r < 1 else 'exploding' if r > 1 else 'stable'\n",
-            "Use the thresholds on the last norm (below 1e-2, above 1e2), not its rate against 1."),
+    _mutant("sensitivity_verdict", "trend instead of level",
+            _VERDICT + "    first, last = norms[0], norms[-1]\n"
+            "    return 'vanishing' if last < first else 'exploding' if last > first else 'stable'\n",
+            "The verdict is on the level of the last norm (below 1e-2, above 1e2), not on its trend."),
     _mutant("sensitivity_verdict", "at most instead of below",
             _VERDICT + "    x = norms[-1]\n"
             "    return 'vanishing' if x <= 1e-2 else 'exploding' if x >= 1e2 else 'stable'\n",

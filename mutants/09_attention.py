@@ -1,171 +1,164 @@
 """Plausible wrong answers to exercise 09_attention, and the test cells that must catch them.
 
-Each mutant's ``code`` runs in the kernel after the solution notebook, redefining one
-function; every test cell named in ``caught_by`` must then fail. This file lives under
-``tests/`` because every file in ``solutions/09_attention/`` is released to students.
+Each mutant is a dict: ``name``; ``task``, the graded function its ``code`` redefines (numpy
+is in scope as ``np``); ``caught_by``, the test cells that must fail once the code has run
+after the solution notebook; ``named_by``, the test cell whose *visible* test must recognise
+it (None when no visible case can tell it apart); ``diagnosis``, the one line that test
+prints first. The file lives outside ``solutions/`` because every file there is released to
+students; ``expected.json`` holds only each mutant's outputs on the visible cases and its
+diagnosis, never this code.
 """
 
-_DOT = '''
-def dot_product_attention(query, keys, values, mask=None):
-    scores = (keys @ query.unsqueeze(-1)).squeeze(-1)
-    if mask is not None:
-        scores = scores.masked_fill(~mask, float("-inf"))
-    weights = torch.softmax(scores, dim=SOFTMAX_DIM)
-    if mask is not None:
-        weights = weights.masked_fill(~mask, 0.0)
-    return (weights.unsqueeze(1) @ values).squeeze(1), weights
-'''
+_BILINEAR = "def bilinear_scores(S, H, W, mask):\n"
 
-_SDPA = '''
-def scaled_dot_product_attention(Q, K, V, mask=None):
-    scores = Q @ K.transpose(-2, -1) / SCALE
-    if mask is not None:
-        scores = scores.masked_fill(~mask, float("-inf"))
-    weights = torch.softmax(scores, dim=-1)
-    if mask is not None:
-        weights = weights.masked_fill(~mask, 0.0)
-    return weights @ V
-'''
+_BACKWARD = "def attention_backward(Q, K, V, mask, dOut):\n"
+_SCALE = "    scale = 1.0 / np.sqrt(Q.shape[-1])\n"
+_MASKED = "    scores = np.where(mask, Q @ K.transpose(0, 2, 1) * scale, -np.inf)\n"
+_SOFTMAX = ("    e = np.exp(scores - scores.max(axis=-1, keepdims=True))\n"
+            "    P = e / e.sum(axis=-1, keepdims=True)\n")
+_VJP = ("    dP = dOut @ V.transpose(0, 2, 1)\n"
+        "    dS = P * (dP - (P * dP).sum(axis=-1, keepdims=True))\n")
+_GRADS = ('    return {"Q": dS @ K * scale, "K": dS.transpose(0, 2, 1) @ Q * scale,\n'
+          '            "V": P.transpose(0, 2, 1) @ dOut}\n')
 
-_BEAM = '''
-def beam_search(step, start_id, end_id, beam_size, max_len):
-    live = [([start_id], 0.0)]
-    finished = []
-    for _ in range(max_len):
-        candidates = []
-        for prefix, score in live:
-            log_probs = step(prefix)
-            for token in range(len(log_probs)):
-                candidates.append((prefix + [token], COMBINE))
-        candidates.sort(key=lambda h: (-h[1], h[0]))
-        live = []
-        for prefix, score in candidates[:KEEP]:
-            if FINISHED:
-                finished.append((prefix, score))
-            else:
-                live.append((prefix, score))
-        if not live:
-            break
-    best = min(finished + live, key=lambda h: (-h[1], h[0]))
-    return best[0][1:]
-'''
+_COVERAGE = "def coverage_penalty(A, beta):\n"
+_ENTROPY = "def attention_entropy(weights, mask):\n"
+_TERMS = ("    valid = mask[:, None, :] & (weights > 0)\n"
+          "    terms = np.where(valid, weights * np.log(np.where(valid, weights, 1.0)), 0.0)\n")
+_VERDICT = "def entropy_verdict(measurements):\n    entropy, max_entropy = measurements\n"
 
 
-def _beam(combine="score + float(log_probs[token])", keep="beam_size", finished="prefix[-1] == end_id"):
-    return _BEAM.replace("COMBINE", combine).replace("KEEP", keep).replace("FINISHED", finished)
+def _mutant(task, name, body, diagnosis, named=True):
+    cell = f"test_{task}"
+    return dict(name=name, task=task, code=body, caught_by=[cell], named_by=cell if named else None,
+                diagnosis=diagnosis)
 
 
 MUTANTS = [
-    {
-        "name": "dot-product softmax over the batch axis",
-        "code": _DOT.replace("SOFTMAX_DIM", "0"),
-        "caught_by": ["test_dot_product_attention"],
-    },
-    {
-        "name": "dot-product attention that ignores the mask",
-        "code": "def dot_product_attention(query, keys, values, mask=None):\n"
-                "    weights = torch.softmax((keys @ query.unsqueeze(-1)).squeeze(-1), dim=-1)\n"
-                "    return (weights.unsqueeze(1) @ values).squeeze(1), weights\n",
-        "caught_by": ["test_dot_product_attention"],
-    },
-    {
-        "name": "dot-product attention returning the weights first",
-        "code": _DOT.replace("SOFTMAX_DIM", "-1").replace(
-            "return (weights.unsqueeze(1) @ values).squeeze(1), weights",
-            "return weights, (weights.unsqueeze(1) @ values).squeeze(1)"),
-        "caught_by": ["test_dot_product_attention"],
-    },
-    {
-        "name": "additive attention with W_q and W_k not transposed (query @ W_q)",
-        "code": "def additive_attention(query, keys, values, W_q, W_k, v, mask=None):\n"
-                "    scores = torch.tanh((query @ W_q).unsqueeze(1) + keys @ W_k) @ v\n"
-                "    if mask is not None:\n"
-                "        scores = scores.masked_fill(~mask, float('-inf'))\n"
-                "    weights = torch.softmax(scores, dim=-1)\n"
-                "    return (weights.unsqueeze(1) @ values).squeeze(1), weights\n",
-        "caught_by": ["test_additive_attention"],
-    },
-    {
-        "name": "additive attention without the tanh",
-        "code": "def additive_attention(query, keys, values, W_q, W_k, v, mask=None):\n"
-                "    scores = ((query @ W_q.T).unsqueeze(1) + keys @ W_k.T) @ v\n"
-                "    if mask is not None:\n"
-                "        scores = scores.masked_fill(~mask, float('-inf'))\n"
-                "    weights = torch.softmax(scores, dim=-1).nan_to_num(0.0)\n"
-                "    return (weights.unsqueeze(1) @ values).squeeze(1), weights\n",
-        "caught_by": ["test_additive_attention"],
-    },
-    {
-        "name": "scaled dot-product without the scaling",
-        "code": _SDPA.replace("SCALE", "1.0"),
-        "caught_by": ["test_scaled_dot_product_attention", "test_scaled_dot_product_attention_mask"],
-    },
-    {
-        "name": "scaled dot-product divided by d instead of sqrt(d)",
-        "code": _SDPA.replace("SCALE", "Q.size(-1)"),
-        "caught_by": ["test_scaled_dot_product_attention", "test_scaled_dot_product_attention_mask"],
-    },
-    {
-        "name": "scaled dot-product with the softmax over the queries (axis -2)",
-        "code": _SDPA.replace("SCALE", "math.sqrt(Q.size(-1))").replace("dim=-1", "dim=-2"),
-        "caught_by": ["test_scaled_dot_product_attention", "test_scaled_dot_product_attention_mask"],
-    },
-    {
-        "name": "scaled dot-product that ignores the mask",
-        "code": "def scaled_dot_product_attention(Q, K, V, mask=None):\n"
-                "    return torch.softmax(Q @ K.transpose(-2, -1) / math.sqrt(Q.size(-1)), dim=-1) @ V\n",
-        "caught_by": ["test_scaled_dot_product_attention_mask"],
-    },
-    {
-        "name": "scaled dot-product whose fully masked rows are NaN",
-        "code": "def scaled_dot_product_attention(Q, K, V, mask=None):\n"
-                "    scores = Q @ K.transpose(-2, -1) / math.sqrt(Q.size(-1))\n"
-                "    if mask is not None:\n"
-                "        scores = scores.masked_fill(~mask, float('-inf'))\n"
-                "    return torch.softmax(scores, dim=-1) @ V\n",
-        "caught_by": ["test_scaled_dot_product_attention_mask"],
-    },
-    {
-        "name": "scaled dot-product through PyTorch's function (a forbidden shortcut)",
-        "code": "import torch.nn.functional as F\n"
-                "def scaled_dot_product_attention(Q, K, V, mask=None):\n"
-                "    return F.scaled_dot_product_attention(Q, K, V, attn_mask=mask)\n",
-        "caught_by": ["test_scaled_dot_product_attention", "test_scaled_dot_product_attention_mask"],
-    },
-    {
-        "name": "scaled dot-product that calls the course's reference",
-        "code": "from course_utils.models.attention import scaled_dot_product_attention\n",
-        "caught_by": ["test_scaled_dot_product_attention", "test_scaled_dot_product_attention_mask"],
-    },
-    {
-        "name": "beam search whose beams are not pruned to beam_size",
-        "code": _beam(keep=""),
-        "caught_by": ["test_beam_search"],
-    },
-    {
-        "name": "beam search that keeps extending finished beams",
-        "code": _beam(finished="False"),
-        "caught_by": ["test_beam_search"],
-    },
-    {
-        "name": "beam search that multiplies log-probabilities instead of summing them",
-        "code": _beam(combine="score * float(log_probs[token])"),
-        "caught_by": ["test_beam_search"],
-    },
-    {
-        "name": "beam search that is greedy whatever the beam size",
-        "code": _beam(keep="1"),
-        "caught_by": ["test_beam_search"],
-    },
-    {
-        "name": "beam search that breaks ties by the larger ids",
-        "code": _beam().replace("candidates.sort(key=lambda h: (-h[1], h[0]))",
-                                "candidates.sort(key=lambda h: (-h[1], [-t for t in h[0]]))"),
-        "caught_by": ["test_beam_search"],
-    },
-    {
-        "name": "beam search that returns the start id too",
-        "code": _beam().replace("return best[0][1:]", "return best[0]"),
-        "caught_by": ["test_beam_search"],
-    },
+    # ------------------------------------------------------------------ bilinear_scores
+    _mutant("bilinear_scores", "scores not masked",
+            _BILINEAR + '    return np.einsum("bi,ij,btj->bt", S, W, H)\n',
+            "Padded positions must score -inf: the mask is not applied."),
+    _mutant("bilinear_scores", "padding scored 0",
+            _BILINEAR + '    return np.einsum("bi,ij,btj->bt", S, W, H) * mask\n',
+            "Multiplying by the mask gives padding a score of 0, which softmax still weights: use -inf."),
+    _mutant("bilinear_scores", "padding scored -1e9",
+            _BILINEAR + '    return np.where(mask, np.einsum("bi,ij,btj->bt", S, W, H), -1e9)\n',
+            "Padding gets -1e9: the chapter's masked_softmax convention is -inf."),
+    _mutant("bilinear_scores", "mask inverted",
+            _BILINEAR + '    return np.where(mask, -np.inf, np.einsum("bi,ij,btj->bt", S, W, H))\n',
+            "The mask is True at real tokens (keep) and False at padding: it is used inverted."),
+    _mutant("bilinear_scores", "W transposed",
+            _BILINEAR + '    return np.where(mask, np.einsum("bj,ij,bti->bt", S, W, H), -np.inf)\n',
+            "W is (H_d, H_e) and the score is sᵀ W h: W is used transposed."),
+    _mutant("bilinear_scores", "W left out (dot product)",
+            _BILINEAR + '    return np.where(mask, np.einsum("bi,bti->bt", S, H), -np.inf)\n',
+            "This is the dot-product score sᵀh: the bilinear score is sᵀ W h."),
+    # ------------------------------------------------------------------ attention_backward
+    _mutant("attention_backward", "no 1/sqrt(d)",
+            _BACKWARD + "    scale = 1.0\n" + _MASKED + _SOFTMAX + _VJP + _GRADS,
+            "The scores are Q Kᵀ / √d: the scaling by 1/√d is missing."),
+    _mutant("attention_backward", "1/sqrt(d) missing in dQ and dK",
+            _BACKWARD + _SCALE + _MASKED + _SOFTMAX + _VJP
+            + '    return {"Q": dS @ K, "K": dS.transpose(0, 2, 1) @ Q, "V": P.transpose(0, 2, 1) @ dOut}\n',
+            "dQ and dK lack the factor 1/√d that the scores carry (the chain rule through Q Kᵀ / √d)."),
+    _mutant("attention_backward", "softmax Jacobian without the row sum",
+            _BACKWARD + _SCALE + _MASKED + _SOFTMAX
+            + "    dS = P * (dOut @ V.transpose(0, 2, 1))\n" + _GRADS,
+            "The softmax's gradient is P ⊙ (dP − Σ_k P dP): the row sum Σ_k P_k dP_k is missing."),
+    _mutant("attention_backward", "Jacobian with the wrong sign",
+            _BACKWARD + _SCALE + _MASKED + _SOFTMAX
+            + "    dP = dOut @ V.transpose(0, 2, 1)\n"
+            + "    dS = P * ((P * dP).sum(axis=-1, keepdims=True) - dP)\n" + _GRADS,
+            "dQ and dK have the wrong sign: the softmax's gradient is P ⊙ (dP − Σ_k P_k dP_k)."),
+    _mutant("attention_backward", "mask ignored",
+            _BACKWARD + _SCALE + "    scores = Q @ K.transpose(0, 2, 1) * scale\n" + _SOFTMAX + _VJP + _GRADS,
+            "Masked keys receive attention: set their scores to -inf before the softmax."),
+    _mutant("attention_backward", "masked scores set to 0",
+            _BACKWARD + _SCALE + "    scores = Q @ K.transpose(0, 2, 1) * scale * mask\n" + _SOFTMAX + _VJP + _GRADS,
+            "Masked scores are set to 0, which softmax still weights: use -inf."),
+    _mutant("attention_backward", "weights zeroed after the softmax",
+            _BACKWARD + _SCALE + "    scores = Q @ K.transpose(0, 2, 1) * scale\n" + _SOFTMAX
+            + "    P = P * mask\n" + _VJP + _GRADS,
+            "Zeroing masked weights after the softmax leaves rows that do not sum to 1: mask the scores."),
+    _mutant("attention_backward", "no max shift",
+            _BACKWARD + _SCALE + _MASKED
+            + "    e = np.exp(scores)\n    P = e / e.sum(axis=-1, keepdims=True)\n" + _VJP + _GRADS,
+            "exp overflows for scores near 1000: subtract each row's maximum before exp."),
+    _mutant("attention_backward", "softmax over the queries",
+            _BACKWARD + _SCALE + _MASKED
+            + "    e = np.exp(scores - scores.max(axis=-1, keepdims=True))\n"
+            + "    P = e / e.sum(axis=1, keepdims=True)\n" + _VJP + _GRADS,
+            "The softmax normalises over the keys (last axis), not over the queries."),
+    _mutant("attention_backward", "dK from the weights, not dS",
+            _BACKWARD + _SCALE + _MASKED + _SOFTMAX + _VJP
+            + '    return {"Q": dS @ K * scale, "K": P.transpose(0, 2, 1) @ Q * scale,\n'
+            + '            "V": P.transpose(0, 2, 1) @ dOut}\n',
+            "dK is dSᵀ Q / √d, with dS the gradient of the scores, not the weights P."),
+    # ------------------------------------------------------------------ coverage_penalty
+    _mutant("coverage_penalty", "sum over the source words",
+            _COVERAGE + "    return float(beta * np.log(np.clip(A.sum(axis=1), 1e-10, 1.0)).sum())\n",
+            "The coverage of source word j sums column j (over the outputs i), not a row."),
+    _mutant("coverage_penalty", "no cap at 1",
+            _COVERAGE + "    return float(beta * np.log(np.maximum(A.sum(axis=0), 1e-10)).sum())\n",
+            "Coverage above 1 must be capped at 1: over-attending a word earns no bonus."),
+    _mutant("coverage_penalty", "log of zero coverage",
+            _COVERAGE + "    return float(beta * np.log(np.minimum(A.sum(axis=0), 1.0)).sum())\n",
+            "A source word with no attention gives log 0 = -inf: clip its coverage at 1e-10."),
+    _mutant("coverage_penalty", "beta left out",
+            _COVERAGE + "    return float(np.log(np.clip(A.sum(axis=0), 1e-10, 1.0)).sum())\n",
+            "The sum of logs is multiplied by beta."),
+    _mutant("coverage_penalty", "mean over the source words",
+            _COVERAGE + "    return float(beta * np.log(np.clip(A.sum(axis=0), 1e-10, 1.0)).mean())\n",
+            "The penalty sums over the source words; it does not average."),
+    _mutant("coverage_penalty", "penalty with the wrong sign",
+            _COVERAGE + "    return float(-beta * np.log(np.clip(A.sum(axis=0), 1e-10, 1.0)).sum())\n",
+            "The penalty is β Σ log(...) ≤ 0, added to the score: the sign is flipped."),
+    # ------------------------------------------------------------------ attention_entropy
+    _mutant("attention_entropy", "bits instead of nats",
+            _ENTROPY + "    valid = mask[:, None, :] & (weights > 0)\n"
+            "    terms = np.where(valid, weights * np.log2(np.where(valid, weights, 1.0)), 0.0)\n"
+            "    return float(-terms.sum(-1).mean()), float(np.log2(mask.sum(-1)).mean())\n",
+            "This is in bits (log2): the entropy is asked in nats (natural log)."),
+    _mutant("attention_entropy", "0 log 0 gives nan",
+            _ENTROPY + "    terms = np.where(mask[:, None, :], weights * np.log(weights), 0.0)\n"
+            "    return float(-terms.sum(-1).mean()), float(np.log(mask.sum(-1)).mean())\n",
+            "A zero weight gives 0 · log 0 = nan in numpy: count it as 0."),
+    _mutant("attention_entropy", "maximum ignores the mask",
+            _ENTROPY + _TERMS
+            + "    return float(-terms.sum(-1).mean()), float(np.log(mask.shape[-1]))\n",
+            "The maximum entropy is log of the number of valid keys of each example, not of all keys."),
+    _mutant("attention_entropy", "log of the mean number of keys",
+            _ENTROPY + _TERMS
+            + "    return float(-terms.sum(-1).mean()), float(np.log(mask.sum(-1).mean()))\n",
+            "The maximum averages log n_b over the queries; this is the log of the average n_b."),
+    _mutant("attention_entropy", "summed over the queries",
+            _ENTROPY + _TERMS
+            + "    return float(-terms.sum()), float(np.log(mask.sum(-1)).mean())\n",
+            "The entropy is the mean over the queries, not their sum."),
+    _mutant("attention_entropy", "mean over the keys",
+            _ENTROPY + _TERMS
+            + "    return float(-terms.mean(-1).mean()), float(np.log(mask.sum(-1)).mean())\n",
+            "A query's entropy sums -a log a over its keys; it does not average them."),
+    _mutant("attention_entropy", "negative entropy",
+            _ENTROPY + _TERMS
+            + "    return float(terms.sum(-1).mean()), float(np.log(mask.sum(-1)).mean())\n",
+            "Entropy is -Σ a log a ≥ 0: the minus sign is missing."),
+    _mutant("attention_entropy", "tuple in the wrong order",
+            _ENTROPY + _TERMS
+            + "    return float(np.log(mask.sum(-1)).mean()), float(-terms.sum(-1).mean())\n",
+            "Return (entropy, max_entropy) in this order."),
+    # ------------------------------------------------------------------ entropy_verdict
+    _mutant("entropy_verdict", "sharp and diffuse swapped",
+            _VERDICT + "    if entropy < 0.25 * max_entropy:\n        return 'diffuse'\n"
+            "    if entropy > 0.75 * max_entropy:\n        return 'sharp'\n    return 'mixed'\n",
+            "Low entropy means the weight sits on few keys: that is 'sharp', high is 'diffuse'."),
+    _mutant("entropy_verdict", "thresholds not relative to the maximum",
+            _VERDICT + "    if entropy < 0.25:\n        return 'sharp'\n"
+            "    if entropy > 0.75:\n        return 'diffuse'\n    return 'mixed'\n",
+            "The thresholds are 0.25 and 0.75 times max_entropy, not absolute numbers of nats."),
+    _mutant("entropy_verdict", "at most instead of below",
+            _VERDICT + "    if entropy <= 0.25 * max_entropy:\n        return 'sharp'\n"
+            "    if entropy >= 0.75 * max_entropy:\n        return 'diffuse'\n    return 'mixed'\n",
+            "An entropy of exactly a quarter (or three quarters) of the maximum is 'mixed'.", named=False),
 ]

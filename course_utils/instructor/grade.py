@@ -907,6 +907,11 @@ def _guard_modules(source: Path) -> list[str]:
     return sorted(names)
 
 
+def _fully_graded(result: dict | None) -> bool:
+    """The worker graded every cell of the notebook (autograde finished, scores recorded)."""
+    return bool(result and result.get("success") and result.get("cells"))
+
+
 def _result_row(sub: Submission, result: dict | None, events: list[dict], max_score: float, seconds: float) -> Row:
     row = Row(sub.student, 0.0, max_score, "error", list(sub.details), sub.files, seconds=round(seconds, 1))
     statuses: set[str] = set()
@@ -921,8 +926,9 @@ def _result_row(sub: Submission, result: dict | None, events: list[dict], max_sc
             text = f"{kind}: {event.get('detail', '')}"
             if text not in row.details:
                 row.details.append(text)
-        if kind in _EVENT_STATUS:
-            statuses.add(_EVENT_STATUS[kind])
+        if kind in _EVENT_STATUS and not (kind == "kernel_died" and _fully_graded(result)):
+            statuses.add(_EVENT_STATUS[kind])  # a kernel that dies once every cell has run (an abort
+            # at exit on a loaded machine) costs nothing: its death stays in the details
     if result is None:
         statuses.add("error")
     else:
@@ -1012,7 +1018,8 @@ def grade(assignment_id: str, submissions: Path, out: Path, *, db: str | None = 
             if db.startswith("sqlite:///"):
                 hidden.append(db[len("sqlite:///"):])
             context = dict(template=template, base=Path(base), caps=caps, memory=memory, timeout=timeout, wall=wall,
-                           hidden=hidden, guard_modules=_guard_modules(source), assignment=assignment_id,
+                           hidden=hidden, assignment=assignment_id, **_kernel_library(template, assignment_id, root,
+                                                                                     Path(base), source),
                            max_score=max_score, pool=workers,
                            threads=max(1, (os.cpu_count() or 1) // jobs), uid_base=random.SystemRandom().randrange(
                                200_000, 2_000_000_000 - 100_000))
@@ -1043,6 +1050,28 @@ def grade(assignment_id: str, submissions: Path, out: Path, *, db: str | None = 
     rows.sort(key=lambda r: r.student_id)
     write_reports(out, assignment_id, rows, time.perf_counter() - started, caps.warnings)
     return rows
+
+
+def _kernel_library(template: Path, assignment_id: str, root: Path, base: Path, source: Path) -> dict:
+    """What the kernels import, as policy fields. For a recorded exercise (judged tests): the
+    student edition of ``course_utils``, copied into the scratch folder, with the repository
+    covered (only the virtualenv bound back), so a kernel sees no reference, mutant, solution,
+    test fixture or ``.git``. For the older exercises: the repository's library and the
+    in-kernel guard of the modules their tests use."""
+    if not (template / "solutions" / assignment_id / "expected.json").is_file():
+        return {"guard_modules": _guard_modules(source), "cover": [], "pythonpath": [],
+                "expose": sandbox.needed_paths()}
+    from .pack import student_modules
+
+    edition = base / "edition"
+    for path in student_modules(root):
+        target = edition / path.relative_to(root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, target)
+    for folder in [edition, *edition.rglob("*")]:
+        os.chmod(folder, 0o755 if folder.is_dir() else 0o644)
+    return {"guard_modules": [], "cover": [str(root)], "pythonpath": [str(edition)],
+            "expose": [*sandbox.needed_paths(package=False), str(edition)]}
 
 
 def _scratch_parent(caps: sandbox.Capabilities) -> str:
@@ -1086,8 +1115,9 @@ def _grade_one(sub: Submission, index: int, ctx: dict) -> tuple[Row, str | None,
     uid = ctx["uid_base"] + index if caps.switch_user else None
     policy = sandbox.Policy(kernel_dir=str(kdir), events=str(course / "events.jsonl"), memory=ctx["memory"],
                             wall=ctx["wall"], uid=uid, gid=uid, hidden=ctx["hidden"] + [str(base / "courses")],
-                            expose=sandbox.needed_paths() if uid is not None else [], unshare=caps.unshare,
-                            threads=ctx["threads"], guard_modules=ctx["guard_modules"])
+                            expose=ctx["expose"] if uid is not None or ctx["cover"] else [], unshare=caps.unshare,
+                            threads=ctx["threads"], guard_modules=ctx["guard_modules"], cover=ctx["cover"],
+                            pythonpath=ctx["pythonpath"])
     policy_path = policy.save(course / "policy.json")
     job = course / "job.json"
     job.write_text(json.dumps({"course": str(course), "assignment": assignment_id, "student": sub.student,

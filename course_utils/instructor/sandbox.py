@@ -46,10 +46,10 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from ..judge.kernel import EVENT_FD_ENV  # the event pipe's fd, inside the kernel
+
 #: Environment variable naming the policy file of the kernels started by this process.
 POLICY_ENV = "COURSE_SANDBOX_POLICY"
-#: Environment variable, inside the kernel, holding the fd of the event pipe.
-EVENT_FD_ENV = "COURSE_SANDBOX_EVENT_FD"
 
 _ENV_KEEP = ("PATH", "LANG", "LANGUAGE", "TZ", "NBGRADER_EXECUTION", "PYTHONHASHSEED",
              "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "VIRTUAL_ENV",
@@ -74,6 +74,9 @@ class Policy:
     max_procs: int = 256  #: processes and threads of the kernel's user (RLIMIT_NPROC)
     threads: int | None = None  #: OMP/BLAS threads of the kernel
     guard_modules: list[str] = field(default_factory=list)  #: modules the guard protects
+    cover: list[str] = field(default_factory=list)  #: folders covered whole, except what ``expose`` binds back
+    pythonpath: list[str] = field(default_factory=list)  #: the kernel imports course_utils from here (the
+    #: student edition); the kernel is then ``course_utils.judge.kernel``, without the in-kernel guard
 
     def save(self, path: Path) -> Path:
         path.write_text(json.dumps(asdict(self), indent=1))
@@ -189,8 +192,9 @@ def blocked_ancestor(path: str | Path) -> Path | None:
     return None
 
 
-def needed_paths() -> list[str]:
-    """Folders a kernel must read: the Python installation, the virtualenv, the course package.
+def needed_paths(package: bool = True) -> list[str]:
+    """Folders a kernel must read: the Python installation, the virtualenv, and (``package``)
+    the course package.
 
     The package folder itself, not the repository around it: a clone can sit in a folder
     that other users cannot enter (``mktemp -d`` makes 0700 folders), which only works if
@@ -198,24 +202,40 @@ def needed_paths() -> list[str]:
     """
     import course_utils
 
-    paths = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix),
-             str(Path(course_utils.__file__).resolve().parent)}
+    paths = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)}
+    if package:
+        paths.add(str(Path(course_utils.__file__).resolve().parent))
     return sorted(paths)
 
 
-def _expose(paths: list[str], log) -> None:
-    """Make ``paths`` reachable by other users inside this mount namespace: a folder on the
-    way that they cannot enter (such as a 0700 home holding pyenv's Python) is covered by an
-    empty tmpfs into which only ``paths`` are bound back, read-only."""
+def _blocks(paths: list[str], cover: list[str]) -> dict[Path, list[str]]:
+    """The folders to cover with an empty tmpfs, each with the ``paths`` inside it to bind back:
+    every folder of ``cover``, and every folder on the way to a path that other users cannot
+    enter. Of two nested folders only the outer one is covered."""
+    covered = [Path(c).resolve() for c in cover if os.path.isdir(c)]
+    by_block: dict[Path, list[str]] = {}
+    for path in paths:
+        found = [b for b in (blocked_ancestor(path), *(c for c in covered if Path(path).resolve().is_relative_to(c)))
+                 if b is not None]
+        if found:
+            by_block.setdefault(min(found, key=lambda b: len(b.parts)), []).append(path)
+    for folder in covered:
+        if not any(folder.is_relative_to(b) for b in by_block):
+            by_block.setdefault(folder, [])
+    return {b: inside for b, inside in by_block.items()
+            if not any(b != other and b.is_relative_to(other) for other in by_block)}
+
+
+def _expose(paths: list[str], log, cover: list[str] = ()) -> None:
+    """Make ``paths`` reachable by other users inside this mount namespace, and nothing else of
+    the ``cover`` folders: a folder of ``cover``, or on the way to a path that they cannot
+    enter (such as a 0700 home holding pyenv's Python), is covered by an empty tmpfs into
+    which only ``paths`` are bound back, read-only."""
     libc = ctypes.CDLL(None, use_errno=True)
     ms_bind, ms_rec, ms_remount, ms_rdonly = 4096, 16384, 32, 1
-    by_block: dict[Path, list[str]] = {}
     # A folder bound back brings its subfolders with it: bind each tree once.
     paths = [p for p in paths if not any(Path(p).is_relative_to(q) and p != q for q in paths)]
-    for path in paths:
-        block = blocked_ancestor(path)
-        if block is not None:
-            by_block.setdefault(block, []).append(path)
+    by_block = _blocks(paths, list(cover))
     for block, inside in by_block.items():
         fds = [(path, os.open(path, os.O_PATH | os.O_DIRECTORY)) for path in inside]
         if libc.mount(b"tmpfs", os.fsencode(block), b"tmpfs", 0, b"size=64k,mode=0755") != 0:
@@ -303,8 +323,8 @@ def launch(policy_path: str, argv: list[str]) -> int:
     shutil.copy(policy_path, kdir / "policy.json")  # the original may be hidden from the kernel
     argv = [str(kdir / "policy.json") if a == policy_path else a for a in argv]
     if "--mount" in policy.unshare:
-        if policy.uid is not None and policy.expose:
-            _expose(policy.expose, log)
+        if (policy.uid is not None and policy.expose) or policy.cover:
+            _expose(policy.expose, log, policy.cover)
         if policy.hidden:
             _hide(policy.hidden, log)
     if "-f" in argv:  # the connection file must be readable by the kernel's user
@@ -319,6 +339,8 @@ def launch(policy_path: str, argv: list[str]) -> int:
     env.update(HOME=home, TMPDIR=str(kdir / "tmp"), MPLCONFIGDIR=str(kdir / "mpl"), IPYTHONDIR=str(kdir / "ipython"),
                JUPYTER_RUNTIME_DIR=str(kdir / "runtime"), JUPYTER_DATA_DIR=str(kdir / "data"),
                JUPYTER_CONFIG_DIR=str(kdir / "config"), PYTHONDONTWRITEBYTECODE="1", USER="student")
+    if policy.pythonpath:
+        env["PYTHONPATH"] = os.pathsep.join(policy.pythonpath)
     if policy.threads:
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             env[var] = str(policy.threads)
@@ -572,90 +594,18 @@ def _delattr_type(cls: type, key: str) -> None:
         pass
 
 
-def _install_audit_hook(policy: Policy, fd: int | None):
-    """Report network calls, child processes and attempts on hidden paths (first few of each)."""
-    state = {"on": False, "counts": {}}
-    hidden = tuple(p.rstrip("/") for p in policy.hidden)
-    net = {"socket.connect", "socket.getaddrinfo", "socket.gethostbyname", "socket.sendto", "socket.bind"}
-    procs = {"subprocess.Popen", "os.system", "os.posix_spawn", "os.fork", "os.forkpty", "os.exec", "os.spawn",
-             "pty.spawn"}
-    paths = {"open", "os.listdir", "os.scandir", "os.chdir"}
-
-    def emit(kind: str, detail: str) -> None:
-        n = state["counts"].get(kind, 0)
-        state["counts"][kind] = n + 1
-        if fd is not None and n < 5:
-            try:
-                os.write(fd, (json.dumps({"kind": kind, "detail": detail[:250]}) + "\n").encode())
-            except OSError:
-                pass
-
-    def hook(event: str, args: tuple) -> None:
-        if not state["on"]:
-            return
-        try:
-            if event in net:
-                if event == "socket.bind" and args and getattr(args[0], "family", None) == 1:
-                    return  # a Unix socket
-                emit("network", f"{event} {args[1:2]!r}")
-            elif event in procs:
-                emit("process", f"{event} {args[:2]!r}")
-            elif event in paths and hidden and args:
-                path = args[0]
-                if isinstance(path, bytes):
-                    path = os.fsdecode(path)
-                if isinstance(path, str):
-                    full = os.path.abspath(path)
-                    if full.startswith(hidden) and any(full == h or full.startswith(h + "/") for h in hidden):
-                        emit("hidden_path", f"{event} {full}")
-        except Exception:  # noqa: BLE001 - an audit hook must never break the student's code
-            pass
-
-    sys.addaudithook(hook)
-    return state
-
-
-def _cap_output(limit: int, fd: int | None) -> None:
-    """Stop sending stdout/stderr after ``limit`` characters (one note when it happens)."""
-    from ipykernel.iostream import OutStream
-
-    original = OutStream.write
-    budget = {"left": limit, "noted": False}
-
-    def write(self, string):
-        if not isinstance(string, str):
-            return original(self, string)
-        n = len(string)
-        if budget["left"] <= 0:
-            if not budget["noted"]:
-                budget["noted"] = True
-                if fd is not None:
-                    try:
-                        os.write(fd, (json.dumps({"kind": "output_truncated", "detail":
-                                                  f"output beyond {limit:,} characters was dropped"}) + "\n").encode())
-                    except OSError:
-                        pass
-                original(self, f"\n[... output truncated by the grader after {limit:,} characters ...]\n")
-            return n
-        if n > budget["left"]:
-            string = string[: budget["left"]]
-        budget["left"] -= n
-        original(self, string)
-        return n
-
-    OutStream.write = write
-
-
 def kernel(policy_path: str, argv: list[str]) -> None:
     """Start an IPython kernel with the audit hook, the output cap and the guard."""
+    from ..judge.kernel import cap_output, install_audit_hook
+
     policy = Policy.load(policy_path)
     fd = int(os.environ.pop(EVENT_FD_ENV)) if EVENT_FD_ENV in os.environ else None
-    audit = _install_audit_hook(policy, fd)
+    audit = install_audit_hook(policy.hidden, fd)
     from ipykernel.kernelapp import IPKernelApp
 
     app = IPKernelApp.instance()
     app.initialize(argv)
-    _cap_output(policy.max_output, fd)
+    cap_output(policy.max_output, fd)
     guard = Guard(app.shell, policy.guard_modules)
     import types
 
@@ -688,7 +638,10 @@ def _manager_class():
             cmd = super().format_kernel_cmd(extra_arguments)
             rest = cmd[cmd.index("-f"):] if "-f" in cmd else cmd[1:]
             python = sys.executable
-            inner = [python, "-m", "course_utils.instructor.sandbox", "kernel", self.policy_path, *rest]
+            if self.policy.pythonpath:  # the student edition's kernel, judged tests: no in-kernel guard
+                inner = [python, "-m", "course_utils.judge.kernel", self.policy_path, *rest]
+            else:
+                inner = [python, "-m", "course_utils.instructor.sandbox", "kernel", self.policy_path, *rest]
             return [*self.policy.unshare, python, "-m", "course_utils.instructor.sandbox", "launch", self.policy_path, "--", *inner]
 
     return SandboxKernelManager

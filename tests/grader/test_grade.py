@@ -12,6 +12,7 @@ grades into a real PostgreSQL server, twice.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import shutil
@@ -50,6 +51,7 @@ EXPECTED = {
     "rupert": ("hidden_path", 0),  # looks for the solutions, the mutants, .git and the references
     "sybil": ("suspicious_code", 0),  # replaces the test-cell API, recorded.check and np.allclose
     "trent": ("suspicious_code", 10),  # its log_softmax replaces tests.visible while the test runs
+    "ursula": ("ok", 12),  # right answers; hashes every file it can read near the virtualenv
     "victor": ("wall_limit", 0),  # a loop that ignores the interrupt
     "walter": ("ok", 0),  # wrong answers that publish an execute_result (nbgrader's partial credit)
     "xena": ("ok", 10),  # log_softmax looks for the expected value in its callers' frames
@@ -110,6 +112,16 @@ def test_grading_the_fixture_class(tmp_path):
     assert any(".git" in d for d in details["rupert"]) and any("mutants" in d for d in details["rupert"])
     assert any("assigns to an attribute of a module the tests use" in d for d in details["sybil"])
     assert any("tests.visible" in d for d in details["trent"])
+
+    # the kernel reads no file of the solutions, mutants, references, instructor code or .git
+    autograded = nbformat.read(out / "autograded" / "ursula" / f"{ASSIGNMENT}.ipynb", as_version=4)
+    printed = " ".join(o.get("text", "") for c in autograded.cells for o in c.get("outputs", []))
+    seen = set(printed.split("HASHES", 1)[1].split()[1:]) if "HASHES" in printed else None
+    assert seen is not None, "ursula's exploration did not run"
+    secret = {hashlib.sha256(path.read_bytes()).hexdigest()
+              for folder in ("solutions", "mutants", "course_utils/instructor", ".git", "tests")
+              for path in (ROOT / folder).rglob("*") if path.is_file() and path.stat().st_size}
+    assert secret and not seen & secret, f"a kernel read {len(seen & secret)} instructor files"
 
     # feedback for every graded student, without a line of the hidden tests
     not_graded = {"not_json", "empty", "wrong_assignment", "multiple_notebooks", "wall_limit"}
