@@ -367,6 +367,11 @@ def check_mutants(report: Report, notebook: Path, mutants: list[Mutant]) -> None
     if not mutants:
         report.problems.append("no mutants: add a catalogue mutants/<id>.py with a list MUTANTS")
         return
+    names = [m.name for m in mutants]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        report.problems.append(f"mutant names must be unique; repeated: {duplicates}")
+        return
     start = time.perf_counter()
     results = run_mutants(notebook, mutants)
     report.lines.append(f"{len(mutants)} mutants run in {time.perf_counter() - start:.1f} s")

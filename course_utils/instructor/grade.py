@@ -16,9 +16,11 @@ SUBMISSIONS is a folder or a ``.zip`` holding, for each student, ``<student>/<id
    and the submissions are collected. Each student is then graded by a free worker in a
    scratch copy of the course of its own, holding nothing but the assignment, so that no
    two nbgrader runs ever write the same SQLite gradebook. The worker runs nbgrader's
-   autograder with a sandboxed kernel (:mod:`course_utils.instructor.sandbox`), the guard around
-   every graded test cell, and writes the feedback with hidden tests removed
-   (:class:`StripHiddenTests`). A worker that stalls or dies is killed and replaced; its
+   autograder with a sandboxed kernel (:mod:`course_utils.instructor.sandbox`) that imports
+   the student edition; the graded test cells run in the worker itself, the judge
+   (:mod:`course_utils.instructor.judged`), which calls the student's functions through a
+   data-only channel. It writes the feedback with hidden tests removed
+   (:class:`StripHiddenTests`) and student content shown as text only (:class:`SafeFeedback`). A worker that stalls or dies is killed and replaced; its
    student gets the status ``error``.
 3. **merge**, sequentially, each worker's grades into ``DIR/gradebook.db`` (or any
    SQLAlchemy URL given with ``--db``), and write ``DIR/grades.csv``
@@ -35,7 +37,6 @@ and the gradebook is updated in place.
 from __future__ import annotations
 
 import argparse
-import ast
 import contextlib
 import csv
 import hashlib
@@ -74,8 +75,6 @@ STATUSES: dict[str, str] = {
     "memory_limit": "the notebook ran out of its memory limit (a MemoryError; scored 0 if the kernel then stalled)",
     "wall_limit": "the notebook ran past the wall limit and its kernel was killed; scored 0",
     "kernel_died": "the kernel died while running the notebook; scored 0",
-    "tampering": "the notebook replaced grading helpers or IPython's machinery; they were put back "
-                 "before each test, and a test during which they were replaced scores 0",
     "hidden_path": "the notebook tried to read the gradebook, the solutions or other submissions",
     "network_blocked": "the notebook tried to use the network, which the sandbox blocks",
     "timeout": "a cell ran past the per-cell timeout and was interrupted",
@@ -94,7 +93,7 @@ HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 
 #: Patterns in a student's code that try to fool a grader (static check, reported only).
 SUSPICIOUS: list[tuple[str, str]] = [
-    (r"_course_guard|course_utils\.(instructor|sandbox)", "refers to the grader's sandbox"),
+    (r"course_utils\.(instructor|sandbox)", "refers to the grader's sandbox"),
     (r"\b(grading|reference|tests|recorded|np|numpy|torch|builtins|__builtins__|course_utils(\.\w+)*)\.\w+\s*=(?!=)",
      "assigns to an attribute of a module the tests use"),
     (r"\bsetattr\s*\(|\bsys\.modules\b", "patches modules"),
@@ -368,23 +367,15 @@ def _preprocessor_classes():
     from nbgrader.preprocessors import Execute, NbGraderPreprocessor
     from nbgrader.utils import is_grade
 
-    class GuardedExecute(Execute):
-        """nbgrader's ``Execute`` in one of two modes.
+    class JudgedExecute(Execute):
+        """nbgrader's ``Execute`` whose graded test cells never reach the kernel: the judge
+        runs each one here (:mod:`course_utils.instructor.judged`), from the instructor's
+        release, and calls the student's functions through a socketpair handed to the
+        kernel when it starts. Every other cell runs in the (sandboxed) kernel as usual."""
 
-        *Judged* (an exercise with recorded values, :attr:`recorded` set): a graded test cell
-        never reaches the kernel; the judge runs it here (:mod:`course_utils.instructor.judged`)
-        and calls the student's functions through a socketpair given to the kernel at start.
-        *Guarded* (the older exercises): the kernel's guard is asked, before and after every
-        graded test cell, to put back what the student replaced; a test during which something
-        was replaced (or with the guard gone) gets an error, so it scores 0.
-        """
-
-        records: list[dict] = []
-        recorded = None  # the instructor's expected.json: judged mode
+        recorded = None  # the instructor's expected.json, set by the worker for each job
 
         async def async_start_new_kernel(self, **kwargs):
-            if self.recorded is None:
-                return await super().async_start_new_kernel(**kwargs)
             import socket
 
             from ..judge.agent import FD_ENV
@@ -401,25 +392,9 @@ def _preprocessor_classes():
         start_new_kernel = run_sync(async_start_new_kernel)  # setup_kernel calls the sync one
 
         async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
-            graded = cell.cell_type == "code" and is_grade(cell)
-            if graded and self.recorded is not None:
+            if cell.cell_type == "code" and is_grade(cell):
                 return await self._judge(cell)
-            before = (await self._guard() or []) if graded else []
-            cell = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
-            if any(o.get("ename") == "MemoryError" for o in cell.get("outputs", [])):
-                name = cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {cell_index}"
-                GuardedExecute.records.append({"cell": name, "before": [], "after": [], "memory_error": True})
-            if graded:
-                after = await self._guard() or []
-                gid = cell.metadata["nbgrader"]["grade_id"]
-                GuardedExecute.records.append({"cell": gid, "before": before, "after": after})
-                broken = [m for m in before if m.startswith("the guard")]
-                if after or broken:
-                    cell.outputs.append(nbformat.v4.new_output(
-                        "error", ename="GraderIntegrityError",
-                        evalue="the grading helpers were replaced while this test ran: " + "; ".join(after or broken),
-                        traceback=["GraderIntegrityError: the grading helpers were replaced while this test ran"]))
-            return cell
+            return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
 
         execute_cell = run_sync(async_execute_cell)  # nbclient binds the base method otherwise
 
@@ -459,22 +434,6 @@ def _preprocessor_classes():
                 self.student = StudentProcess(Channel(self.judge_end), kc, Interrupter())
                 self._student_km = self.km
             return self.student
-
-        async def _guard(self) -> list[str] | None:
-            """What the guard put back; None if the kernel is too busy to answer (a timeout)."""
-            msg_id = self.kc.execute("", silent=True, store_history=False,
-                                     user_expressions={"r": "__import__('_course_guard').report()"})
-            reply = await self.async_wait_for_reply(msg_id)
-            if reply is None:
-                return None
-            result = reply["content"].get("user_expressions", {}).get("r", {})
-            if result.get("status") != "ok":
-                return [f"the guard is missing or broken ({result.get('ename', '?')})"]
-            try:
-                found = json.loads(ast.literal_eval(result["data"]["text/plain"]))
-                return [str(m) for m in found][:50]
-            except (ValueError, SyntaxError, KeyError, TypeError):
-                return ["the guard answered nonsense"]
 
     class StripHiddenTests(NbGraderPreprocessor):
         """Remove hidden tests from the feedback: from the test cells' source, and from every
@@ -524,7 +483,7 @@ def _preprocessor_classes():
                     cell.outputs = [o for o in cell.outputs if "data" not in o or o.data]
             return nb, resources
 
-    return GuardedExecute, StripHiddenTests, SafeFeedback
+    return JudgedExecute, StripHiddenTests, SafeFeedback
 
 
 #: the output types a feedback page shows (none of them can run code in a browser)
@@ -590,7 +549,7 @@ def worker(job_path: Path) -> int:
     """Autograde one student in its scratch course and write ``result.json`` beside ``job``."""
     job = json.loads(job_path.read_text())
     course, assignment_id, student = Path(job["course"]), job["assignment"], job["student"]
-    result: dict = {"student": student, "success": False, "guard": [], "cells": {}, "log": ""}
+    result: dict = {"student": student, "success": False, "cells": {}, "log": ""}
     os.chdir(course)
     os.environ[sandbox.POLICY_ENV] = job["policy"]
     import logging
@@ -608,10 +567,10 @@ def worker(job_path: Path) -> int:
         SaveAutoGrades,
     )
 
-    guarded_execute, strip_hidden, safe_feedback = _preprocessor_classes()
+    judged_execute, strip_hidden, safe_feedback = _preprocessor_classes()
     from . import judged
 
-    guarded_execute.recorded = judged.instructor_recorded(course, assignment_id)
+    judged_execute.recorded = judged.instructor_recorded(course, assignment_id)
     log_lines: list[str] = []
 
     class Collect(logging.Handler):
@@ -620,7 +579,7 @@ def worker(job_path: Path) -> int:
                 log_lines.append(f"[{record.levelname}] {record.getMessage()[:4000]}")
 
     cfg = _nbgrader_config(course, job["timeout"])
-    cfg.Autograde.autograde_preprocessors = [guarded_execute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+    cfg.Autograde.autograde_preprocessors = [judged_execute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
                                              SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
     cfg.GenerateFeedback.preprocessors = [strip_hidden, safe_feedback, GetGrades, CSSHTMLHeaderPreprocessor]
     coursedir = CourseDirectory(config=cfg)
@@ -636,7 +595,6 @@ def worker(job_path: Path) -> int:
         result["success"] = True
     except BaseException as err:  # noqa: BLE001 - one student's failure is reported, not raised
         log_lines.append(f"[ERROR] autograde failed: {type(err).__name__}: {str(err)[:500]}")
-    result["guard"] = guarded_execute.records
     autograded = course / "autograded" / student / assignment_id / f"{assignment_id}.ipynb"
     if result["success"] and autograded.is_file():
         with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
@@ -892,21 +850,6 @@ def _status(statuses: set[str]) -> str:
     return next((s for s in STATUSES if s in statuses), "ok")
 
 
-def _guard_modules(source: Path) -> list[str]:
-    """Modules the test cells import (the guard protects them)."""
-    names = {"course_utils.grading"}
-    for cell in nbformat.read(source, as_version=4).cells:
-        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade"):
-            with contextlib.suppress(SyntaxError):
-                for node in ast.walk(ast.parse(split_hidden(cell.source)[0] + "\n" + "\n".join(split_hidden(cell.source)[1]))):
-                    if isinstance(node, ast.Import):
-                        names |= {a.name for a in node.names}
-                    elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                        names.add(node.module)
-                        names |= {f"{node.module}.{a.name}" for a in node.names}
-    return sorted(names)
-
-
 def _fully_graded(result: dict | None) -> bool:
     """The worker graded every cell of the notebook (autograde finished, scores recorded)."""
     return bool(result and result.get("success") and result.get("cells"))
@@ -932,16 +875,6 @@ def _result_row(sub: Submission, result: dict | None, events: list[dict], max_sc
     if result is None:
         statuses.add("error")
     else:
-        for record in result.get("guard", []):
-            if record.get("memory_error"):
-                statuses.add("memory_limit")
-                row.details.append(f"MemoryError in {record['cell']}")
-            if record["before"]:
-                row.details.append(f"before {record['cell']}: put back " + "; ".join(record["before"][:6]))
-            if record["after"]:
-                row.details.append(f"during {record['cell']}: " + "; ".join(record["after"][:6]) + " (scored 0)")
-            if record["before"] or record["after"]:
-                statuses.add("tampering")
         flags = result.get("outputs", {})
         for flag, cells in flags.items():
             if cells:
@@ -999,7 +932,6 @@ def grade(assignment_id: str, submissions: Path, out: Path, *, db: str | None = 
             shutil.copytree(exercises.cached_release(assignment_id, root), template)
             os.chmod(template, 0o700)
             release = template / "exercises" / assignment_id / f"{assignment_id}.ipynb"
-            source = template / "solutions" / assignment_id / f"{assignment_id}.ipynb"
             subs, notes = collect(assignment_id, submissions, release)
             for note in notes:
                 print(f"note: {note}", file=sys.stderr)
@@ -1018,8 +950,7 @@ def grade(assignment_id: str, submissions: Path, out: Path, *, db: str | None = 
             if db.startswith("sqlite:///"):
                 hidden.append(db[len("sqlite:///"):])
             context = dict(template=template, base=Path(base), caps=caps, memory=memory, timeout=timeout, wall=wall,
-                           hidden=hidden, assignment=assignment_id, **_kernel_library(template, assignment_id, root,
-                                                                                     Path(base), source),
+                           hidden=hidden, assignment=assignment_id, **_kernel_library(template, assignment_id, root, Path(base)),
                            max_score=max_score, pool=workers,
                            threads=max(1, (os.cpu_count() or 1) // jobs), uid_base=random.SystemRandom().randrange(
                                200_000, 2_000_000_000 - 100_000))
@@ -1052,15 +983,13 @@ def grade(assignment_id: str, submissions: Path, out: Path, *, db: str | None = 
     return rows
 
 
-def _kernel_library(template: Path, assignment_id: str, root: Path, base: Path, source: Path) -> dict:
-    """What the kernels import, as policy fields. For a recorded exercise (judged tests): the
-    student edition of ``course_utils``, copied into the scratch folder, with the repository
-    covered (only the virtualenv bound back), so a kernel sees no reference, mutant, solution,
-    test fixture or ``.git``. For the older exercises: the repository's library and the
-    in-kernel guard of the modules their tests use."""
+def _kernel_library(template: Path, assignment_id: str, root: Path, base: Path) -> dict:
+    """What the kernels import, as policy fields: the student edition of ``course_utils``,
+    copied into the scratch folder, with the repository covered (only the virtualenv bound
+    back), so a kernel sees no reference, mutant, solution, test fixture or ``.git``."""
     if not (template / "solutions" / assignment_id / "expected.json").is_file():
-        return {"guard_modules": _guard_modules(source), "cover": [], "pythonpath": [],
-                "expose": sandbox.needed_paths()}
+        raise ValueError(f"{assignment_id} has no recorded values (solutions/{assignment_id}/expected.json): "
+                         f"run `python -m course_utils release {assignment_id}` first")
     from .pack import student_modules
 
     edition = base / "edition"
@@ -1070,7 +999,7 @@ def _kernel_library(template: Path, assignment_id: str, root: Path, base: Path, 
         shutil.copy(path, target)
     for folder in [edition, *edition.rglob("*")]:
         os.chmod(folder, 0o755 if folder.is_dir() else 0o644)
-    return {"guard_modules": [], "cover": [str(root)], "pythonpath": [str(edition)],
+    return {"cover": [str(root)], "pythonpath": [str(edition)],
             "expose": [*sandbox.needed_paths(package=False), str(edition)]}
 
 
@@ -1116,7 +1045,7 @@ def _grade_one(sub: Submission, index: int, ctx: dict) -> tuple[Row, str | None,
     policy = sandbox.Policy(kernel_dir=str(kdir), events=str(course / "events.jsonl"), memory=ctx["memory"],
                             wall=ctx["wall"], uid=uid, gid=uid, hidden=ctx["hidden"] + [str(base / "courses")],
                             expose=ctx["expose"] if uid is not None or ctx["cover"] else [], unshare=caps.unshare,
-                            threads=ctx["threads"], guard_modules=ctx["guard_modules"], cover=ctx["cover"],
+                            threads=ctx["threads"], cover=ctx["cover"],
                             pythonpath=ctx["pythonpath"])
     policy_path = policy.save(course / "policy.json")
     job = course / "job.json"

@@ -17,15 +17,12 @@ starts every kernel instead through this module, in three layers:
    kernel can read neither root's files nor another student's), enforces the **wall
    limit** of the notebook and, when the kernel exits, kills and reports any process
    it left behind.
-3. :func:`kernel`, the kernel itself, records what the student's code tried (network
-   calls, child processes, hidden paths: a Python audit hook), caps the output it
-   can send, and holds a :class:`Guard`: a snapshot, taken before any student code
-   runs, of the grading helpers, the reference modules, numpy's and Python's builtins
-   and IPython's execution machinery. Before and after every graded test cell the
-   grader asks the guard to put back anything the student replaced
-   (``grading.check_function = ...``, ``builtins.AssertionError = ...``,
-   ``np.allclose = ...``, a silent exception handler, an input transformer that
-   empties the test cells...) and to say what it found.
+3. :mod:`course_utils.judge.kernel`, the kernel itself, started from a copy of the student
+   edition (``Policy.pythonpath``) with the repository covered (``Policy.cover``), reports
+   what the student's code tried (network calls, child processes, hidden paths: a Python
+   audit hook, for the record only) and caps the output it can send. The tests never run
+   in the kernel: the grader's judge runs them and calls the student's functions through a
+   data-only channel (:mod:`course_utils.instructor.judged`).
 
 Each protection that the OS does not allow is reported by :func:`probe` as a warning;
 the grader prints them once. Nothing here needs a package beyond the standard library,
@@ -73,10 +70,8 @@ class Policy:
     max_file: int = 256 << 20  #: largest file the kernel may write (RLIMIT_FSIZE)
     max_procs: int = 256  #: processes and threads of the kernel's user (RLIMIT_NPROC)
     threads: int | None = None  #: OMP/BLAS threads of the kernel
-    guard_modules: list[str] = field(default_factory=list)  #: modules the guard protects
     cover: list[str] = field(default_factory=list)  #: folders covered whole, except what ``expose`` binds back
-    pythonpath: list[str] = field(default_factory=list)  #: the kernel imports course_utils from here (the
-    #: student edition); the kernel is then ``course_utils.judge.kernel``, without the in-kernel guard
+    pythonpath: list[str] = field(default_factory=list)  #: the kernel imports course_utils from here (the student edition)
 
     def save(self, path: Path) -> Path:
         path.write_text(json.dumps(asdict(self), indent=1))
@@ -448,174 +443,6 @@ def launch(policy_path: str, argv: list[str]) -> int:
 # --------------------------------------------------------------------------- inside the kernel
 
 
-class Guard:
-    """A snapshot of what the tests rely on, taken before any student code runs.
-
-    :meth:`restore` puts back every module attribute, class attribute and piece of
-    IPython's execution machinery that differs from the snapshot and returns what it
-    changed: a list of short descriptions, empty when nothing was touched.
-    """
-
-    _SHELL_LISTS = ("input_transformers_cleanup", "input_transformers_post", "ast_transformers")
-    _SHELL_ATTRS = ("custom_exceptions", "CustomTB", "InteractiveTB", "SyntaxTB", "displayhook",
-                    "display_pub", "compile")
-    _IGNORED_BUILTINS = {"_", "__", "___", "exit", "quit", "get_ipython", "display", "__IPYTHON__",
-                         "copyright", "credits", "license", "help", "_ih", "_oh", "_dh", "In", "Out"}
-
-    def __init__(self, shell, module_names: list[str]):
-        import importlib
-
-        import numpy
-
-        self.shell = shell
-        self.modules = {}
-        names = ["builtins", "numpy", "numpy.random", "numpy.linalg", *module_names]
-        for name in list(names):  # parent packages hold their submodules as attributes
-            parts = name.split(".")
-            names += [".".join(parts[:i]) for i in range(1, len(parts))]
-        self.classes: dict[type, dict] = {}
-        for name in dict.fromkeys(names):
-            try:
-                module = importlib.import_module(name)
-            except Exception:  # noqa: BLE001 - a module the tests import but the kernel lacks
-                continue
-            self.modules[name] = (module, dict(vars(module)))
-            for value in vars(module).values():
-                if isinstance(value, type) and value.__module__ == name and name != "builtins":
-                    self.classes[value] = dict(vars(value))
-        self.mro_classes = [c for c in (*type(shell).__mro__, *type(shell.kernel).__mro__) if c is not object]
-        for cls in self.mro_classes:
-            self.classes[cls] = dict(vars(cls))
-        self.instances = {"shell": (shell, set(vars(shell))), "kernel": (shell.kernel, set(vars(shell.kernel)))}
-        self.lists = {name: list(getattr(shell, name)) for name in self._SHELL_LISTS}
-        tm = shell.input_transformer_manager
-        self.manager_lists = {name: list(getattr(tm, name)) for name in ("cleanup_transforms", "line_transforms",
-                                                                         "token_transformers")}
-        self.attrs = {name: getattr(shell, name, None) for name in self._SHELL_ATTRS}
-        self.events = {name: list(cbs) for name, cbs in shell.events.callbacks.items()}
-        self.handlers = dict(shell.kernel.shell_handlers)
-        self.sys_attrs = {name: getattr(sys, name) for name in ("excepthook", "displayhook", "stdout", "stderr")}
-        self.sys_modules = {name: module for name, (module, _) in self.modules.items()}
-        self.numpy_err = numpy.geterr()
-
-    def restore(self) -> list[str]:
-        """Put back everything that differs from the snapshot; say what was put back."""
-        import numpy
-
-        found: list[str] = []
-        for name, module in self.sys_modules.items():
-            if sys.modules.get(name) is not module:
-                sys.modules[name] = module
-                found.append(f"sys.modules[{name!r}] was replaced")
-        for name, (module, snap) in self.modules.items():
-            current = vars(module)
-            for key, value in snap.items():
-                if name == "builtins" and key in self._IGNORED_BUILTINS:
-                    continue
-                if current.get(key, _MISSING) is not value:
-                    current[key] = value
-                    found.append(f"{name}.{key} was replaced")
-        for cls, snap in self.classes.items():
-            current = vars(cls)
-            for key, value in snap.items():
-                if current.get(key, _MISSING) is not value:
-                    _setattr_type(cls, key, value)
-                    found.append(f"{cls.__module__}.{cls.__qualname__}.{key} was replaced")
-            if cls in self.mro_classes:
-                for key in [k for k in current if k not in snap]:
-                    _delattr_type(cls, key)
-                    found.append(f"{cls.__module__}.{cls.__qualname__}.{key} was added")
-        for label, (obj, keys) in self.instances.items():
-            for key in [k for k in vars(obj) if k not in keys and callable(getattr(type(obj), k, None))]:
-                delattr(obj, key)
-                found.append(f"the {label}'s method {key} was replaced")
-        for name, snap in self.lists.items():
-            if getattr(self.shell, name) != snap:
-                setattr(self.shell, name, list(snap))
-                found.append(f"shell.{name} was changed")
-        tm = self.shell.input_transformer_manager
-        for name, snap in self.manager_lists.items():
-            if getattr(tm, name) != snap:
-                setattr(tm, name, list(snap))
-                found.append(f"input_transformer_manager.{name} was changed")
-        for name, value in self.attrs.items():
-            if not _same(getattr(self.shell, name, None), value):
-                setattr(self.shell, name, value)
-                found.append(f"shell.{name} was replaced")
-        callbacks = self.shell.events.callbacks
-        for name, snap in self.events.items():
-            if callbacks.get(name) != snap:
-                callbacks[name] = list(snap)
-                found.append(f"shell.events[{name!r}] was changed")
-        if self.shell.kernel.shell_handlers != self.handlers:
-            self.shell.kernel.shell_handlers.clear()
-            self.shell.kernel.shell_handlers.update(self.handlers)
-            found.append("the kernel's message handlers were changed")
-        for name, value in self.sys_attrs.items():
-            if not _same(getattr(sys, name), value):
-                setattr(sys, name, value)
-                found.append(f"sys.{name} was replaced")
-        if sys.gettrace() is not None or sys.getprofile() is not None:
-            sys.settrace(None)
-            sys.setprofile(None)
-            found.append("a trace or profile function was set")
-        if numpy.geterr() != self.numpy_err:
-            numpy.seterr(**self.numpy_err)
-            found.append("numpy's floating-point error handling (np.seterr) was changed")
-        return found
-
-    def report(self) -> str:
-        """:meth:`restore`, as JSON (what the grader reads back through user_expressions)."""
-        return json.dumps(self.restore())
-
-
-_MISSING = object()
-
-
-def _same(a, b) -> bool:
-    """``a is b``, counting two bound methods of the same function and object as the same."""
-    if a is b:
-        return True
-    func_a, func_b = getattr(a, "__func__", _MISSING), getattr(b, "__func__", _MISSING)
-    return func_a is not _MISSING and func_a is func_b and getattr(a, "__self__", None) is getattr(b, "__self__", None)
-
-
-def _setattr_type(cls: type, key: str, value) -> None:
-    try:
-        setattr(cls, key, value)
-    except (TypeError, AttributeError):  # a built-in type: cannot have been changed either
-        pass
-
-
-def _delattr_type(cls: type, key: str) -> None:
-    try:
-        delattr(cls, key)
-    except (TypeError, AttributeError):
-        pass
-
-
-def kernel(policy_path: str, argv: list[str]) -> None:
-    """Start an IPython kernel with the audit hook, the output cap and the guard."""
-    from ..judge.kernel import cap_output, install_audit_hook
-
-    policy = Policy.load(policy_path)
-    fd = int(os.environ.pop(EVENT_FD_ENV)) if EVENT_FD_ENV in os.environ else None
-    audit = install_audit_hook(policy.hidden, fd)
-    from ipykernel.kernelapp import IPKernelApp
-
-    app = IPKernelApp.instance()
-    app.initialize(argv)
-    cap_output(policy.max_output, fd)
-    guard = Guard(app.shell, policy.guard_modules)
-    import types
-
-    module = types.ModuleType("_course_guard", "The grader's guard; changing it is tampering.")
-    module.report = guard.report
-    sys.modules["_course_guard"] = module
-    audit["on"] = True
-    app.start()
-
-
 # --------------------------------------------------------------------------- the kernel manager
 
 
@@ -638,10 +465,7 @@ def _manager_class():
             cmd = super().format_kernel_cmd(extra_arguments)
             rest = cmd[cmd.index("-f"):] if "-f" in cmd else cmd[1:]
             python = sys.executable
-            if self.policy.pythonpath:  # the student edition's kernel, judged tests: no in-kernel guard
-                inner = [python, "-m", "course_utils.judge.kernel", self.policy_path, *rest]
-            else:
-                inner = [python, "-m", "course_utils.instructor.sandbox", "kernel", self.policy_path, *rest]
+            inner = [python, "-m", "course_utils.judge.kernel", self.policy_path, *rest]
             return [*self.policy.unshare, python, "-m", "course_utils.instructor.sandbox", "launch", self.policy_path, "--", *inner]
 
     return SandboxKernelManager
@@ -662,11 +486,7 @@ def main(argv: list[str] | None = None) -> int:
         if rest and rest[0] == "--":
             rest = rest[1:]
         return launch(argv[1], rest)
-    if len(argv) >= 2 and argv[0] == "kernel":
-        kernel(argv[1], argv[2:])
-        return 0
-    print("usage: python -m course_utils.instructor.sandbox {launch POLICY -- CMD... | kernel POLICY -f CONNECTION}",
-          file=sys.stderr)
+    print("usage: python -m course_utils.instructor.sandbox launch POLICY -- CMD...", file=sys.stderr)
     return 2
 
 

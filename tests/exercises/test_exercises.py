@@ -93,6 +93,9 @@ def test_an_uncaught_mutant_is_reported(root):
     assert any("'a correct log_softmax' passes ['test_log_softmax']" in p for p in report.problems)
     assert any("'code that does not run' does not run: SyntaxError" in p for p in report.problems)
     assert any("'named by no one' is not named by the visible test of test_log_softmax" in p for p in report.problems)
+    twice = exercises.Report("01_neurons")
+    exercises.check_mutants(twice, root / "solutions" / "01_neurons" / "01_neurons.ipynb", [broken, broken])
+    assert twice.problems == ["mutant names must be unique; repeated: ['code that does not run']"]
 
 
 def test_cli_rejects_an_unknown_exercise(root):

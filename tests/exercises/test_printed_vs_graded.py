@@ -18,11 +18,6 @@ ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "appendix" / "instructor_guide.md"
 HEADING = "## What the book prints, and what the exercises grade"
 
-#: Exercises still to be rewritten: their solutions grade what their chapter prints.
-#: Remove an id once its new tasks are in solutions/; the test then holds it to the table.
-PENDING = {"07_bidirectional"}
-
-
 def _names(cell: str) -> set[str]:
     return set(re.findall(r"`([A-Za-z_][\w.]*)`", cell))
 
@@ -117,14 +112,8 @@ def test_the_student_library_defines_no_graded_name():
 
 
 @pytest.mark.parametrize("assignment_id", sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir()))
-def test_rewritten_exercises_grade_the_table(assignment_id):
+def test_each_exercise_grades_what_the_table_says(assignment_id):
     defs = solution_defs(assignment_id)
-    if assignment_id in PENDING:
-        # still the old tasks: they are printed by the chapter, which is why the id is pending;
-        # once none is, the id must leave PENDING
-        printed = set().union(*(chapter_prints(p) for p in CHAPTERS.values()))
-        assert defs & printed, f"{assignment_id} no longer grades printed code: remove it from PENDING"
-    else:
-        assert defs == GRADED[assignment_id], (
-            f"{assignment_id}'s solution defines {sorted(defs)}, the table says {sorted(GRADED[assignment_id])}"
-        )
+    assert defs == GRADED[assignment_id], (
+        f"{assignment_id}'s solution defines {sorted(defs)}, the table says {sorted(GRADED[assignment_id])}"
+    )
