@@ -43,6 +43,7 @@ import numpy as np
 
 from . import codec
 from .channel import Channel, ChannelError
+from .recorded import swapped_globals
 
 FD_ENV = "COURSE_JUDGE_FD"
 MAX_MESSAGE = 2000  # characters of an exception's message that are sent back
@@ -109,18 +110,8 @@ def _call(channel: Channel, request: dict) -> Any:
     name = request["name"]
     function = _lookup(name, types.FunctionType, "a function")
     stubs = request.get("stubs") or {}
-    scope = function.__globals__
-    saved = {helper: scope.get(helper, _MISSING) for helper in stubs}
-    try:
-        for helper in stubs:
-            scope[helper] = _stub(channel, helper)
+    with swapped_globals(function, {helper: _stub(channel, helper) for helper in stubs}):
         result = function(*request.get("args", ()), **request.get("kwargs", {}))
-    finally:
-        for helper, original in saved.items():
-            if original is _MISSING:
-                scope.pop(helper, None)
-            else:
-                scope[helper] = original
     return _data(result, f"{name} returned")
 
 
@@ -214,8 +205,6 @@ _OPS = {
 
 
 # --------------------------------------------------------------------------- helpers
-
-_MISSING = object()
 
 
 def _namespace() -> dict:
