@@ -39,6 +39,16 @@ def _env(pack: Path, tmp: Path) -> dict:
     return {**os.environ, "PYTHONPATH": f"{pack}:{tmp}"}
 
 
+def _json_strings(value) -> list[str]:
+    """Every string in a JSON tree (a notebook's cells as whole texts)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return ["".join(value)]
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
+    return [s for item in items for s in _json_strings(item)]
+
+
 def _normalised(line: str) -> str:
     return re.sub(r"\s+", " ", line).strip()
 
@@ -56,13 +66,18 @@ def test_the_pack_holds_no_instructor_code(pack):
 
 @pytest.mark.parametrize("assignment_id", RECORDED)
 def test_the_pack_holds_no_solution_and_no_hidden_test(pack, assignment_id):
-    """No line of a solution block (>= 25 characters) that the stub lacks; no hidden-test line
-    (>= 8 characters) that the visible tests do not also show; no mutant code."""
-    text = "\n".join(_normalised(line) for p in pack.rglob("*") if p.is_file() and p.suffix in (".py", ".ipynb", ".json", ".md")
-                     for line in p.read_text(errors="replace").splitlines())
+    """No line of a solution block (>= 25 characters) that the stub lacks and the book does
+    not print (a solution may re-derive a chapter's forward pass); no hidden-test line
+    (>= 8 characters) that the visible tests do not also show."""
+    lines = {_normalised(line) for p in pack.rglob("*") if p.is_file() and p.suffix in (".py", ".md")
+             for line in p.read_text(errors="replace").splitlines()}
+    for p in [*pack.rglob("*.ipynb"), *pack.rglob("*.json")]:  # JSON strings: one line of code each
+        lines |= {_normalised(line) for cell in _json_strings(json.loads(p.read_text())) for line in cell.splitlines()}
     source = nbformat.read(ROOT / "solutions" / assignment_id / f"{assignment_id}.ipynb", as_version=4)
     release = (ROOT / "exercises" / assignment_id / f"{assignment_id}.ipynb").read_text()
     stub = {_normalised(line) for cell in json.loads(release)["cells"] for line in "".join(cell["source"]).splitlines()}
+    public = {_normalised(line) for path in [*ROOT.glob("chapters/*.md"), *ROOT.glob("course_utils/**/*.py")]
+              if "instructor" not in path.parts for line in path.read_text().splitlines()}
     solution_lines, hidden_lines = [], []
     for cell in source.cells:
         inside = False
@@ -71,13 +86,13 @@ def test_the_pack_holds_no_solution_and_no_hidden_test(pack, assignment_id):
                 inside = True
             elif "### END SOLUTION" in line:
                 inside = False
-            elif inside and len(_normalised(line)) >= 25 and _normalised(line) not in stub:
+            elif inside and len(_normalised(line)) >= 25 and _normalised(line) not in stub | public:
                 solution_lines.append(_normalised(line))
         if cell.metadata.get("nbgrader", {}).get("grade"):
             hidden_lines += [_normalised(x) for x in split_hidden(cell.source)[1] if len(x) >= 8 and x not in release]
     assert solution_lines and hidden_lines, "the check needs something to look for"
-    assert not [line for line in solution_lines if line in text]
-    assert not [line for line in hidden_lines if line in text]
+    assert not [line for line in solution_lines if line in lines]
+    assert not [line for line in hidden_lines if line in lines]
 
 
 @pytest.mark.slow

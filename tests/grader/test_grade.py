@@ -390,7 +390,7 @@ def test_a_worker_killed_while_grading_takes_its_kernel_with_it(tmp_path, monkey
         while time.monotonic() < deadline:
             workers = [pid for pid in _processes("course_utils grade-worker") if _parent(pid) == os.getpid()]
             # students are graded in order: zed, second, gets the kernel folder k1
-            kernels = [pid for pid, line in _processes("course_utils.instructor.sandbox kernel").items()
+            kernels = [pid for pid, line in _processes("course_utils.judge.kernel").items()
                        if "/kernels/k1/" in line and set(_ancestors(pid)) & set(workers)]
             if kernels:
                 time.sleep(3)  # into its sleep
