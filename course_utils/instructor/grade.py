@@ -600,7 +600,9 @@ def worker(job_path: Path) -> int:
         with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
             nb = gb.find_submission_notebook(assignment_id, assignment_id, student)
             result["cells"] = {g.name: [float(g.score or 0), float(g.max_score)] for g in nb.grades if g.max_score}
-        result["outputs"] = _output_flags(nbformat.read(autograded, as_version=4))
+        executed = nbformat.read(autograded, as_version=4)
+        result["outputs"] = _output_flags(executed)
+        result["messages"] = _failure_lines(executed)
         try:
             feedback = GenerateFeedback(coursedir=coursedir, config=cfg)
             feedback.log.addHandler(handler)
@@ -759,6 +761,18 @@ class WorkerPool:
         self.close()
 
 
+def _failure_lines(nb) -> dict[str, str]:
+    """The first line of each failed graded test cell's error (the judge's message)."""
+    lines = {}
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade"):
+            errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
+            if errors:
+                lines[gid] = (str(errors[0].get("evalue", "")).splitlines() or [""])[0][:300]
+    return lines
+
+
 def _output_flags(nb) -> dict[str, list[str]]:
     """What the executed notebook's outputs show: timeouts and memory errors, by cell."""
     flags: dict[str, list[str]] = {"timeout": [], "memory_limit": [], "network_error": []}
@@ -844,6 +858,7 @@ class Row:
     files: list[str] = field(default_factory=list)
     cells: dict[str, list[float]] = field(default_factory=dict)
     seconds: float = 0.0
+    messages: dict[str, str] = field(default_factory=dict)  #: test cell -> first line of its failure
 
 
 def _status(statuses: set[str]) -> str:
@@ -882,6 +897,7 @@ def _result_row(sub: Submission, result: dict | None, events: list[dict], max_sc
                 statuses.add("network_blocked" if flag == "network_error" else flag)
         if result.get("success") and result.get("cells"):
             row.cells = result["cells"]
+            row.messages = dict(result.get("messages", {}))
             row.score = round(sum(s for s, _ in row.cells.values()), 4)
             row.max_score = round(sum(m for _, m in row.cells.values()), 4)
         elif "wall_limit" not in statuses:
@@ -932,6 +948,7 @@ def grade(assignment_id: str, submissions: Path, out: Path, *, db: str | None = 
             shutil.copytree(exercises.cached_release(assignment_id, root), template)
             os.chmod(template, 0o700)
             release = template / "exercises" / assignment_id / f"{assignment_id}.ipynb"
+            diagnoses = release_diagnoses(template, assignment_id)
             subs, notes = collect(assignment_id, submissions, release)
             for note in notes:
                 print(f"note: {note}", file=sys.stderr)
@@ -979,7 +996,7 @@ def grade(assignment_id: str, submissions: Path, out: Path, *, db: str | None = 
     finally:
         shutil.rmtree(base, ignore_errors=True)
     rows.sort(key=lambda r: r.student_id)
-    write_reports(out, assignment_id, rows, time.perf_counter() - started, caps.warnings)
+    write_reports(out, assignment_id, rows, time.perf_counter() - started, caps.warnings, diagnoses)
     return rows
 
 
@@ -1116,7 +1133,32 @@ def csv_cell(value: str) -> str:
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
-def write_reports(out: Path, assignment_id: str, rows: list[Row], seconds: float, warnings: list[str]) -> str:
+def mistake_counts(rows: list[Row], diagnoses: dict[str, str]) -> dict[str, dict]:
+    """How many students made each catalogued mistake: ``{mistake: {"test", "diagnosis",
+    "students"}}``, most frequent first, from the first line of each failed test (the judge
+    puts a recognised mistake's diagnosis there). ``diagnoses``: diagnosis text -> mistake."""
+    counts: Counter = Counter()
+    where: dict[str, str] = {}
+    for row in rows:
+        for cell, line in row.messages.items():
+            if line in diagnoses:
+                counts[diagnoses[line]] += 1
+                where[diagnoses[line]] = cell
+    reverse = {name: text for text, name in diagnoses.items()}
+    return {name: {"test": where[name], "diagnosis": reverse[name], "students": n} for name, n in counts.most_common()}
+
+
+def release_diagnoses(template: Path, assignment_id: str) -> dict[str, str]:
+    """Diagnosis text -> mistake name, from the release's ``expected.json``."""
+    path = template / "solutions" / assignment_id / "expected.json"
+    if not path.is_file():
+        return {}
+    data = json.loads(path.read_text())
+    return {m["diagnosis"]: name for task in data["tasks"].values() for name, m in task.get("mutants", {}).items()}
+
+
+def write_reports(out: Path, assignment_id: str, rows: list[Row], seconds: float, warnings: list[str],
+                  diagnoses: dict[str, str] | None = None) -> str:
     """Write grades.csv, details.csv, summary.json, summary.txt and score_histogram.png; return the summary text."""
     with open(out / "grades.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
@@ -1137,6 +1179,7 @@ def write_reports(out: Path, assignment_id: str, rows: list[Row], seconds: float
         "statuses": dict(sorted(counts.items())), "mean_score": round(sum(scores) / len(scores), 3) if scores else 0,
         "max_score": rows[0].max_score if rows else 0, "pass_rates": rates, "warnings": warnings,
         "not_ok": {r.student_id: {"status": r.status, "details": r.details} for r in rows if r.status != "ok"},
+        "mistakes": mistake_counts(rows, diagnoses or {}),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False))
     lines = [f"{assignment_id}: {len(rows)} students graded in {seconds:.0f} s; mean score "
@@ -1144,6 +1187,9 @@ def write_reports(out: Path, assignment_id: str, rows: list[Row], seconds: float
              "statuses: " + ", ".join(f"{s} {n}" for s, n in sorted(counts.items())), "",
              "share of graded students with full marks, per test:"]
     lines += [f"  {cell:<28} {rate:6.1%}" for cell, rate in rates.items()]
+    if summary["mistakes"]:
+        lines += ["", "mistakes the tests recognised (students, test: diagnosis):"]
+        lines += [f"  {m['students']:>4}  {m['test']}: {m['diagnosis']}" for m in summary["mistakes"].values()]
     not_ok = [r for r in rows if r.status != "ok"]
     if not_ok:
         lines += ["", "students to look at:"]

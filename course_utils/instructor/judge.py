@@ -90,6 +90,7 @@ class StudentProcess:
         self.channel, self.kc, self.km = channel, kc, km
         self.cell_id: str | None = None
         self.stuck = False
+        self.abort: AssertionError | None = None  # a test's verdict raised by a callback
 
     # ------------------------------------------------------------------ test cells
 
@@ -216,6 +217,9 @@ class StudentProcess:
                     self._answer_callback(message, callbacks or {})
                     continue
                 reply = Reply.parse(message)
+                if self.abort is not None:  # a callback (a stub) failed the test: that is the verdict
+                    abort, self.abort = self.abort, None
+                    raise abort
                 if not reply.ok:
                     raise reply.error
                 return reply.value
@@ -237,6 +241,9 @@ class StudentProcess:
                 raise LookupError(f"no callback {helper!r}")
             reply = {"ok": True, "value": callbacks[helper](*args, **(kwargs or {}))}
             self.channel.send(reply)
+        except AssertionError as verdict:  # the test's own judgement (a stub's "did not expect ...")
+            self.abort = verdict
+            self.channel.send({"ok": False, "error": {"type": "TestStopped", "message": "the test stopped here"}})
         except CodecError as error:
             self.channel.send({"ok": False, "error": {"type": "CodecError", "message": str(error)}})
         except Exception as error:  # the student's arguments broke the reference helper

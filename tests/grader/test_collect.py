@@ -125,3 +125,20 @@ def test_text_blocks_cannot_be_closed_from_inside(text):
     fence = block.split("text\n", 1)[0]
     assert fence.count("`") > max((len(r) for r in text.split() if set(r) == {"`"}), default=0)
     assert block.endswith(fence) and text in block
+
+
+def test_the_class_report_counts_each_recognised_mistake(tmp_path):
+    diagnoses = {"This normalises over axis 0.": "over axis 0", "The sum, not the mean.": "sum instead of mean"}
+    rows = [grade.Row("a", 10, 12, "ok", messages={"test_log_softmax": "This normalises over axis 0."}),
+            grade.Row("b", 8, 12, "ok", messages={"test_log_softmax": "This normalises over axis 0.",
+                                                  "test_bce": "The sum, not the mean."}),
+            grade.Row("c", 11, 12, "ok", messages={"test_bce": "bce raised ValueError on a hidden case."})]
+    counts = grade.mistake_counts(rows, diagnoses)
+    assert list(counts) == ["over axis 0", "sum instead of mean"]
+    assert counts["over axis 0"] == {"test": "test_log_softmax", "diagnosis": "This normalises over axis 0.",
+                                     "students": 2}
+    text = grade.write_reports(tmp_path, ASSIGNMENT, rows, 1.0, [], diagnoses)
+    assert "2  test_log_softmax: This normalises over axis 0." in text
+    release = ROOT / "solutions" / ASSIGNMENT / "expected.json"
+    known = grade.release_diagnoses(release.parents[2], ASSIGNMENT)
+    assert known["This normalises over axis 0: the classes are on the last axis."] == "over axis 0"

@@ -157,6 +157,9 @@ def test_grading_the_fixture_class(tmp_path):
     assert set(summary["pass_rates"]) == {"test_log_softmax", "test_bce_with_logits", "test_smoothed_cross_entropy",
                                           "test_mean_sigmoid_slope", "test_saturation_verdict"}
     assert 0 < summary["pass_rates"]["test_log_softmax"] < 1
+    # the teaching signal: ivan's bce_with_logits sums the losses, a catalogued mistake
+    assert summary["mistakes"]["sum instead of mean"]["students"] >= 1
+    assert "mistakes the tests recognised" in (out / "summary.txt").read_text()
     assert (out / "score_histogram.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "students to look at" in (out / "summary.txt").read_text()
 
