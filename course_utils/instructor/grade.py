@@ -1062,8 +1062,8 @@ def _grade_one(sub: Submission, index: int, ctx: dict) -> tuple[Row, str | None,
     policy = sandbox.Policy(kernel_dir=str(kdir), events=str(course / "events.jsonl"), memory=ctx["memory"],
                             wall=ctx["wall"], uid=uid, gid=uid, hidden=ctx["hidden"] + [str(base / "courses")],
                             expose=ctx["expose"] if uid is not None or ctx["cover"] else [], unshare=caps.unshare,
-                            threads=ctx["threads"], cover=ctx["cover"],
-                            pythonpath=ctx["pythonpath"])
+                            threads=ctx["threads"], cover=ctx["cover"], pythonpath=ctx["pythonpath"],
+                            private_tmp=["/tmp", "/var/tmp", "/dev/shm"] if caps.mountns else [])
     policy_path = policy.save(course / "policy.json")
     job = course / "job.json"
     job.write_text(json.dumps({"course": str(course), "assignment": assignment_id, "student": sub.student,

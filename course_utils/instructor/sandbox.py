@@ -72,6 +72,8 @@ class Policy:
     threads: int | None = None  #: OMP/BLAS threads of the kernel
     cover: list[str] = field(default_factory=list)  #: folders covered whole, except what ``expose`` binds back
     pythonpath: list[str] = field(default_factory=list)  #: the kernel imports course_utils from here (the student edition)
+    private_tmp: list[str] = field(default_factory=list)  #: each gets an empty tmpfs of the kernel's own
+    tmp_size: int = 64 << 20  #: bytes of each private tmpfs
 
     def save(self, path: Path) -> Path:
         path.write_text(json.dumps(asdict(self), indent=1))
@@ -119,7 +121,9 @@ def probe() -> Capabilities:
     else:
         prefix = [tool] if root else [tool, "--user", "--map-root-user"]
         full = [*prefix, "--net", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc"]
-        if _works(full):
+        if _works([*full, "--ipc"]):  # System V IPC and POSIX message queues of its own, too
+            base, net, mnt, pid = [*full, "--ipc"], True, True, True
+        elif _works(full):
             base, net, mnt, pid = full, True, True, True
         else:
             for flags, has in ((["--net", "--mount"], (True, True)), (["--net"], (True, False)),
@@ -246,6 +250,33 @@ def _expose(paths: list[str], log, cover: list[str] = ()) -> None:
             os.close(fd)
 
 
+def _private_tmp(folders: list[str], keep: list[str], size: int, log) -> None:
+    """Give the kernel an empty, writable, size-limited tmpfs of its own at each of ``folders``
+    (``/tmp``, ``/var/tmp``, ``/dev/shm``): what other kernels left there is out of sight and
+    nothing written there outlives the kernel. Folders of ``keep`` that lay inside one (the
+    kernel's own folder, the student edition, the virtualenv) are bound back."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    ms_bind, ms_rec, ms_nosuid, ms_nodev = 4096, 16384, 2, 4
+    for folder in folders:
+        if not os.path.isdir(folder):
+            continue
+        base = Path(folder).resolve()
+        inside = [k for k in keep if os.path.isdir(k) and Path(k).resolve().is_relative_to(base)]
+        inside = [k for k in inside if not any(Path(k).is_relative_to(o) and k != o for o in inside)]
+        fds = [(k, os.open(k, os.O_PATH | os.O_DIRECTORY)) for k in inside]
+        options = f"size={size},mode=1777".encode()
+        if libc.mount(b"tmpfs", os.fsencode(str(base)), b"tmpfs", ms_nosuid | ms_nodev, options) != 0:
+            log({"kind": "sandbox", "detail": f"no private {folder}: {os.strerror(ctypes.get_errno())}"})
+            for _, fd in fds:
+                os.close(fd)
+            continue
+        for path, fd in fds:
+            os.makedirs(path, exist_ok=True)
+            if libc.mount(os.fsencode(f"/proc/self/fd/{fd}"), os.fsencode(path), None, ms_bind | ms_rec, None) != 0:
+                log({"kind": "sandbox", "detail": f"could not keep {path}: {os.strerror(ctypes.get_errno())}"})
+            os.close(fd)
+
+
 def _children(pid: int) -> list[int]:
     found = []
     for entry in os.listdir("/proc"):
@@ -320,6 +351,8 @@ def launch(policy_path: str, argv: list[str]) -> int:
     if "--mount" in policy.unshare:
         if (policy.uid is not None and policy.expose) or policy.cover:
             _expose(policy.expose, log, policy.cover)
+        if policy.private_tmp:
+            _private_tmp(policy.private_tmp, [str(kdir), *policy.expose, *policy.pythonpath], policy.tmp_size, log)
         if policy.hidden:
             _hide(policy.hidden, log)
     if "-f" in argv:  # the connection file must be readable by the kernel's user

@@ -414,3 +414,28 @@ def test_a_worker_killed_while_grading_takes_its_kernel_with_it(tmp_path, monkey
     assert "killed the kernel processes left behind by the worker" in log, log[-1500:]
     time.sleep(1)
     assert not set(killed) & set(_processes("course_utils.instructor.sandbox")), "zed's kernel lived on"
+
+
+def test_kernels_have_private_temporary_folders(tmp_path):
+    """What one student's kernel writes to /tmp, /var/tmp or /dev/shm is seen by no other
+    kernel and does not outlive the kernel; each kernel can still write there."""
+    if not sandbox.probe().mountns:
+        pytest.skip("no mount namespace on this machine")
+    good = nbformat.read(SUBMISSIONS / "alice" / f"{ASSIGNMENT}.ipynb", as_version=4)
+    marker = f"left-by-writer-{os.getpid()}"
+    write = (f"import os\nfor d in ('/tmp', '/var/tmp', '/dev/shm'):\n"
+             f"    open(os.path.join(d, '{marker}'), 'w').write('x' * 1000)\n")
+    read = ("import os\nprint('SEEN', sorted(n for d in ('/tmp', '/var/tmp', '/dev/shm') for n in os.listdir(d)))\n"
+            "open('/tmp/mine', 'w').write('ok')\n")
+    for student, code in (("a_writer", write), ("b_reader", read)):
+        nb = nbformat.from_dict(json.loads(json.dumps(good)))
+        nb.cells.insert(2, nbformat.v4.new_code_cell(code))
+        (tmp_path / "class" / student).mkdir(parents=True)
+        nbformat.write(nb, tmp_path / "class" / student / f"{ASSIGNMENT}.ipynb")
+    rows = grade.grade(ASSIGNMENT, tmp_path / "class", tmp_path / "out", **{**OPTIONS, "jobs": 1})
+    assert {r.student_id: (r.status, r.score) for r in rows} == {"a_writer": ("ok", 12), "b_reader": ("ok", 12)}
+    reader = nbformat.read(tmp_path / "out" / "autograded" / "b_reader" / f"{ASSIGNMENT}.ipynb", as_version=4)
+    printed = "".join(o.get("text", "") for o in reader.cells[2].outputs)
+    assert "SEEN" in printed and marker not in printed, printed
+    for folder in ("/tmp", "/var/tmp", "/dev/shm"):
+        assert not os.path.exists(os.path.join(folder, marker)), f"{folder} kept what a kernel wrote"
