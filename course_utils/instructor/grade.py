@@ -89,6 +89,8 @@ _RUNTIME_EVENTS = {"wall_limit", "kernel_died", "hidden_path", "child_process", 
 _EVENT_STATUS = {"network": "network_blocked", **{k: k for k in _RUNTIME_EVENTS}}
 
 MAX_NOTEBOOK_BYTES = 100 << 20
+#: bytes of kernel output (streams, displays, errors; all types) the grader keeps per notebook
+MAX_OUTPUT_BYTES = 4 << 20
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 
 #: Patterns in a student's code that try to fool a grader (static check, reported only).
@@ -374,6 +376,20 @@ def _preprocessor_classes():
         kernel when it starts. Every other cell runs in the (sandboxed) kernel as usual."""
 
         recorded = None  # the instructor's expected.json, set by the worker for each job
+        output_budget = MAX_OUTPUT_BYTES  # bytes of outputs (rich ones included) kept per notebook
+        truncated: list[str] = []  # the cells whose outputs were cut
+
+        def output(self, outs, msg, display_id, cell_index):
+            """Keep a kernel's output only while the notebook's budget lasts: enforced here, in
+            the grader, whatever the kernel's own cap was made to say."""
+            size = len(json.dumps(msg.get("content", {}), default=str))
+            if size > self.output_budget:
+                self.output_budget = 0
+                if cell_index not in JudgedExecute.truncated:
+                    JudgedExecute.truncated.append(cell_index)
+                return None
+            self.output_budget -= size
+            return super().output(outs, msg, display_id, cell_index)
 
         async def async_start_new_kernel(self, **kwargs):
             import socket
@@ -602,6 +618,8 @@ def worker(job_path: Path) -> int:
             result["cells"] = {g.name: [float(g.score or 0), float(g.max_score)] for g in nb.grades if g.max_score}
         executed = nbformat.read(autograded, as_version=4)
         result["outputs"] = _output_flags(executed)
+        if judged_execute.truncated:
+            result["outputs"]["output_truncated"] = [f"cell {i}" for i in judged_execute.truncated]
         result["messages"] = _failure_lines(executed)
         try:
             feedback = GenerateFeedback(coursedir=coursedir, config=cfg)
