@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
-.PHONY: book test lab release check clean
+.PHONY: book test lab formgrader release check clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,10 +25,15 @@ book: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=30
 
-## lab: JupyterLab on exercises/ with nbgrader's extensions (started from the root, so that
-## Validate uses the course's nbgrader_config.py; --allow-root only when run as root)
+## lab: the student's JupyterLab on exercises/: nbgrader's Validate button only (student_lab/
+## switches off the formgrader, Create Assignment and course panels); started from the root,
+## so that Validate uses the course's nbgrader_config.py; --allow-root only when run as root
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ServerApp.root_dir=exercises $(if $(filter 0,$(shell id -u)),--allow-root)
+	JUPYTER_CONFIG_PATH=$(CURDIR)/student_lab $(BIN)/jupyter lab --ServerApp.root_dir=exercises $(if $(filter 0,$(shell id -u)),--allow-root)
+
+## formgrader: the instructor's JupyterLab at the root, with every nbgrader panel
+formgrader: $(STAMP)
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root)
 
 ## release: regenerate exercises/ from solutions/
 release: $(STAMP)

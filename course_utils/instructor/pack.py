@@ -140,7 +140,7 @@ $(BIN)/.installed: requirements.txt
 \ttouch $(BIN)/.installed
 
 lab: $(BIN)/.installed
-\t$(BIN)/jupyter lab --ServerApp.root_dir=exercises
+\tJUPYTER_CONFIG_PATH=$(CURDIR)/student_lab $(BIN)/jupyter lab --ServerApp.root_dir=exercises
 
 ## make validate NOTEBOOK=exercises/01_neurons/01_neurons.ipynb
 validate: $(BIN)/.installed
@@ -173,7 +173,7 @@ then everything in `requirements.txt`, and opens JupyterLab.
 ```bash
 python3.11 -m venv .venv
 .venv/bin/python -m pip install -r requirements.txt     # on Linux, first: the CPU torch line above
-.venv/bin/jupyter lab --ServerApp.root_dir=exercises
+JUPYTER_CONFIG_PATH=$PWD/student_lab .venv/bin/jupyter lab --ServerApp.root_dir=exercises
 ```
 
 **Windows** (PowerShell):
@@ -181,8 +181,12 @@ python3.11 -m venv .venv
 ```
 py -3.11 -m venv .venv
 .venv\\Scripts\\python -m pip install -r requirements.txt
+$env:JUPYTER_CONFIG_PATH = "$PWD\\student_lab"
 .venv\\Scripts\\jupyter lab --ServerApp.root_dir=exercises
 ```
+
+(`student_lab/` keeps nbgrader's instructor panels out of your JupyterLab: you see the
+*Validate* button and nothing that would report errors about a course you do not run.)
 
 Start JupyterLab **from this folder** (as above): its *Validate* button then uses this
 folder's `nbgrader_config.py` (a two-minute limit per cell instead of nbgrader's 30 s).
@@ -216,6 +220,7 @@ def student_pack(dest: Path, root: Path | None = None) -> Path:
         target = dest / path.relative_to(root)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(path, target)
+    shutil.copytree(root / "student_lab", dest / "student_lab")  # JupyterLab with Validate, no instructor panels
     torch_pin = next(line for line in (root / "requirements.txt").read_text().splitlines() if line.startswith("torch=="))
     exercises = sorted(p.name for p in (dest / "exercises").iterdir() if p.is_dir())
     (dest / "requirements.txt").write_text(_requirements(root))

@@ -43,10 +43,10 @@ def _free_port() -> int:
 class Server:
     """A `jupyter server` on 127.0.0.1 with a token; `request` calls its REST API."""
 
-    def __init__(self, root_dir: Path, home: Path):
+    def __init__(self, root_dir: Path, home: Path, config_path: Path | None = None):
         self.port, self.token = _free_port(), secrets.token_hex(16)
         self.url = f"http://127.0.0.1:{self.port}/"
-        env = {**os.environ,
+        env = {**os.environ, **({"JUPYTER_CONFIG_PATH": str(config_path)} if config_path else {}),
                "JUPYTER_CONFIG_DIR": str(home / "config"),  # no personal ~/.jupyter settings
                "JUPYTER_DATA_DIR": str(home / "data"),
                "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
@@ -93,7 +93,7 @@ def server(root, tmp_path_factory):
     home = tmp_path_factory.mktemp("lab")
     exercises = home / "exercises"
     shutil.copytree(root / "exercises" / EXERCISE, exercises / EXERCISE)
-    server = Server(exercises, home)
+    server = Server(exercises, home, root / "student_lab")  # as `make lab` starts it
     try:
         server.wait_ready()
         yield server
@@ -202,3 +202,20 @@ def test_a_student_who_edits_a_locked_test_cell_is_told(server, root):
     assert not passed
     assert text == ("The source of the following cell has changed, but it should not have!\n"
                     "pass  # the tests were in the way")
+
+
+def test_the_students_lab_shows_validate_and_no_instructor_panels(server):
+    """`make lab` switches off nbgrader's formgrader, Create Assignment and course panels (they
+    report errors to a student who runs no course) and keeps the Validate button."""
+    req = urllib.request.Request(server.url + "lab", headers={"Authorization": f"token {server.token}"})
+    with urllib.request.urlopen(req, timeout=60) as response:
+        page = response.read().decode()
+    config = json.loads(re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>',
+                                  page, re.S).group(1))
+    disabled = set(config.get("disabledExtensions", []))
+    assert {"@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
+            "@jupyter/nbgrader:course-list", "@jupyter/nbgrader:assignment-list"} <= disabled
+    assert "@jupyter/nbgrader:validate-assignment" not in disabled
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        server.request("GET", "formgrader")
+    assert missing.value.code == 404

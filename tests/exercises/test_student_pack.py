@@ -56,7 +56,9 @@ def _normalised(line: str) -> str:
 def test_the_pack_holds_no_instructor_code(pack):
     files = {str(p.relative_to(pack)) for p in pack.rglob("*") if p.is_file()}
     assert not [f for f in files if f.startswith(("course_utils/instructor", "mutants", "solutions"))]
-    assert {"README.md", "Makefile", "requirements.txt", "pyproject.toml", "nbgrader_config.py"} <= files
+    assert {"README.md", "Makefile", "requirements.txt", "pyproject.toml", "nbgrader_config.py",
+            "student_lab/labconfig/page_config.json"} <= files
+    assert "JUPYTER_CONFIG_PATH=$(CURDIR)/student_lab" in (pack / "Makefile").read_text()
     assert "course_utils/judge/tests.py" in files and "course_utils/cli.py" in files
     requirements = (pack / "requirements.txt").read_text()
     assert "torch==2.13.0" in requirements and "jupyter-book" not in requirements and "pytest" not in requirements
