@@ -34,8 +34,9 @@ container, leaf, array or tensor counts one; the bytes of arrays count against t
 size). :func:`decode` trusts nothing in the frame: any
 malformed frame raises :class:`CodecError`, the header's nesting is measured before it is
 parsed, sizes are checked against the frame before any array is made (no declared size
-makes it allocate more than the frame holds; parsing the JSON header itself takes up to
-about 25 bytes of memory per header byte), and decoded arrays are writeable copies.
+makes it allocate more than the frame holds; the JSON header, which takes up to about 25
+bytes of memory per byte to parse, is at most :data:`MAX_HEADER` bytes), and decoded
+arrays are writeable copies.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from typing import Any
 import numpy as np
 
 MAX_FRAME = 64 * 2**20
+MAX_HEADER = 16 * 2**20  # JSON part of a frame: parsing takes up to ~25 bytes per byte
 MAX_DEPTH = 32
 MAX_ITEMS = 10**6
 MAX_NDIM = 32
@@ -176,6 +178,9 @@ def encode(value: Any) -> bytes:
     header = header.encode("ascii")
     if _PREFIX.size + len(header) + encoder.size > MAX_FRAME:
         raise CodecError(f"the value takes more than {MAX_FRAME} bytes")
+    if len(header) > MAX_HEADER:
+        raise CodecError(f"the value's structure takes more than {MAX_HEADER} bytes: send large "
+                         "lists of numbers as a numpy array")
     return b"".join([_PREFIX.pack(MAGIC, len(header)), header, *encoder.buffers])
 
 
@@ -298,6 +303,8 @@ def _decode(data: bytes) -> Any:
         _reject("it does not start with the judge's magic bytes")
     if _PREFIX.size + length > len(data):
         _reject("a header longer than the frame")
+    if length > MAX_HEADER:
+        _reject(f"a header of more than {MAX_HEADER} bytes")
     header = data[_PREFIX.size : _PREFIX.size + length]
     if _json_depth(header) > 2 * MAX_DEPTH + 2:
         _reject("a header nested too deep")

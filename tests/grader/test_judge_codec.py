@@ -523,3 +523,19 @@ def test_channel_garbage_frame_is_codec_error(pair):
     left.sock.sendall(struct.pack(">Q", 4) + b"\x80\x04K.")
     with pytest.raises(CodecError):
         right.recv(timeout=5)
+
+
+def test_the_json_header_has_its_own_limit(monkeypatch):
+    """A structure too large as JSON (a long list of floats) is refused both ways; the same
+    numbers as an array go through."""
+    from course_utils.judge import codec as c
+
+    monkeypatch.setattr(c, "MAX_HEADER", 1000)
+    with pytest.raises(c.CodecError, match="send large lists of numbers as a numpy array"):
+        c.encode([0.5] * 500)
+    assert c.decode(c.encode(np.full(500, 0.5))).shape == (500,)
+    monkeypatch.setattr(c, "MAX_HEADER", 10**9)
+    frame = c.encode([0.5] * 500)
+    monkeypatch.setattr(c, "MAX_HEADER", 1000)
+    with pytest.raises(c.CodecError, match="header of more than 1000 bytes"):
+        c.decode(frame)
