@@ -437,6 +437,9 @@ def check(assignment_id: str, root: Path | None = None) -> Report:
     report.lines.append(f"release scores {sum(s for s, _ in stub.values()):g}/{maximum:g}")
     if earned:
         report.problems.append(f"the release earns points before any work: {earned}")
+    from . import printed
+
+    report.problems += printed.problems(root, assignment_id)
     check_recorded(report, assignment_id, root)
     check_mutants(report, source, load_mutants(assignment_id, root))
     return report

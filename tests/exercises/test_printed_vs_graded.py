@@ -7,75 +7,21 @@ the student-facing library and the solution notebooks.
 
 from __future__ import annotations
 
-import ast
-import json
-import re
 from pathlib import Path
 
 import pytest
 
+from course_utils.instructor import printed
+
 ROOT = Path(__file__).resolve().parents[2]
-GUIDE = ROOT / "appendix" / "instructor_guide.md"
-HEADING = "## What the book prints, and what the exercises grade"
-
-def _names(cell: str) -> set[str]:
-    return set(re.findall(r"`([A-Za-z_][\w.]*)`", cell))
-
-
-def read_table() -> tuple[dict[int, set[str]], dict[str, set[str]]]:
-    """``({chapter: printed names}, {exercise id: graded names})`` from the guide's table."""
-    text = GUIDE.read_text(encoding="utf-8")
-    assert HEADING in text, f"{GUIDE.name} lost its section {HEADING!r}"
-    section = text.split(HEADING, 1)[1].split("\n## ", 1)[0]
-    rows = [line for line in section.splitlines() if line.startswith("|")][2:]
-    printed: dict[int, set[str]] = {}
-    graded: dict[str, set[str]] = {}
-    chapter = exercise = None
-    for row in rows:
-        cells = [c.strip() for c in row.strip("|").split("|")]
-        assert len(cells) == 6, f"a row of the table has {len(cells)} columns: {row}"
-        if cells[0]:
-            chapter, exercise = int(cells[0]), cells[2]
-            printed[chapter] = _names(cells[1])
-            graded[exercise] = set()
-        graded[exercise] |= _names(cells[3])
-        assert cells[4].isdigit(), f"points missing in: {row}"
-    return printed, graded
-
-
-def chapter_prints(path: Path) -> set[str]:
-    """Every ``:pyobject:`` target and every function or class defined in a code cell."""
-    text = path.read_text(encoding="utf-8")
-    names = set(re.findall(r"^:pyobject:\s*(\S+)", text, re.M))
-    for block in re.findall(r"```\{code-cell\}[^\n]*\n(.*?)```", text, re.S):
-        names |= set(re.findall(r"^\s*(?:async\s+)?(?:def|class)\s+(\w+)", block, re.M))
-    return names
-
-
-def student_library_names() -> dict[str, str]:
-    """Public top-level functions and classes of the student-facing library: name -> module."""
-    package = ROOT / "course_utils"
-    out = {}
-    for path in package.rglob("*.py"):
-        if "instructor" in path.relative_to(package).parts:
-            continue
-        for node in ast.parse(path.read_text(encoding="utf-8")).body:
-            if isinstance(node, ast.FunctionDef | ast.ClassDef) and not node.name.startswith("_"):
-                out[node.name] = str(path.relative_to(ROOT))
-    return out
+chapter_prints, student_library_names = printed.chapter_prints, lambda: printed.student_library_names(ROOT)
 
 
 def solution_defs(assignment_id: str) -> set[str]:
-    """Names defined in the solution cells of an exercise's source notebook."""
-    nb = json.loads((ROOT / "solutions" / assignment_id / f"{assignment_id}.ipynb").read_text())
-    names: set[str] = set()
-    for cell in nb["cells"]:
-        if cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
-            names |= set(re.findall(r"^(?:def|class)\s+(\w+)", "".join(cell["source"]), re.M))
-    return names
+    return printed.solution_defs(ROOT, assignment_id)
 
 
-PRINTED, GRADED = read_table()
+PRINTED, GRADED = printed.read_table(ROOT)
 CHAPTERS = {int(p.name[:2]): p for p in sorted((ROOT / "chapters").glob("[0-9][0-9]_*.md"))}
 
 
@@ -117,3 +63,13 @@ def test_each_exercise_grades_what_the_table_says(assignment_id):
     assert defs == GRADED[assignment_id], (
         f"{assignment_id}'s solution defines {sorted(defs)}, the table says {sorted(GRADED[assignment_id])}"
     )
+
+
+@pytest.mark.parametrize("assignment_id", sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir()))
+def test_check_reports_the_same(assignment_id, monkeypatch):
+    """``check`` uses the same rule: clean today, and it names a chapter that prints a graded name."""
+    assert printed.problems(ROOT, assignment_id) == []
+    name = sorted(GRADED[assignment_id])[0]
+    original = printed.chapter_prints
+    monkeypatch.setattr(printed, "chapter_prints", lambda path: original(path) | {name})
+    assert any(f"prints ['{name}']" in p for p in printed.problems(ROOT, assignment_id))
