@@ -81,12 +81,12 @@ STATUSES: dict[str, str] = {
     "child_process": "the notebook left processes running; they were killed",
     "output_truncated": "the notebook printed more than the grader keeps; the rest was dropped",
     "test_cells_restored": "test cells were deleted or edited; they were restored before grading",
-    "suspicious_code": "the code contains patterns used to fool graders (nothing was changed at run time); "
-                       "worth a look",
+    "suspicious_code": "the code contains patterns used to fool graders, or closed the sandbox's audit "
+                       "channel (nothing of it can score); worth a look",
     "ok": "graded",
 }
 _RUNTIME_EVENTS = {"wall_limit", "kernel_died", "hidden_path", "child_process", "output_truncated"}
-_EVENT_STATUS = {"network": "network_blocked", **{k: k for k in _RUNTIME_EVENTS}}
+_EVENT_STATUS = {"network": "network_blocked", "audit_blinded": "suspicious_code", **{k: k for k in _RUNTIME_EVENTS}}
 
 MAX_NOTEBOOK_BYTES = 100 << 20
 #: bytes of kernel output (streams, displays, errors; all types) the grader keeps per notebook

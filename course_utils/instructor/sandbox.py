@@ -423,7 +423,9 @@ def launch(policy_path: str, argv: list[str]) -> int:
                         continue
                     if isinstance(event, dict):
                         log({"kind": str(event.get("kind", "?"))[:40], "detail": str(event.get("detail", ""))[:300]})
+        closed["at"] = time.monotonic()  # when the kernel's last copy of the pipe closed
 
+    closed: dict[str, float] = {}
     reader = threading.Thread(target=relay, daemon=True)
     reader.start()
     start = time.monotonic()
@@ -434,7 +436,8 @@ def launch(policy_path: str, argv: list[str]) -> int:
 
     signal.signal(signal.SIGALRM, on_alarm)
     signal.setitimer(signal.ITIMER_REAL, policy.wall)
-    status = 0
+    status, ended = 0, time.monotonic()
+    orphans = 0  # processes the kernel started and left (reparented to us, reaped here)
     while True:  # reap everything; return when the kernel has gone
         try:
             done, st = os.waitpid(-1, 0)
@@ -442,7 +445,9 @@ def launch(policy_path: str, argv: list[str]) -> int:
             break
         if done == pid:
             status = os.waitstatus_to_exitcode(st)
+            ended = time.monotonic()
             break
+        orphans += 1
     signal.setitimer(signal.ITIMER_REAL, 0)
     if status < 0 and -status not in (signal.SIGKILL, signal.SIGTERM, signal.SIGINT):
         log({"kind": "kernel_died", "detail": f"the kernel was killed by signal {-status}"})
@@ -464,10 +469,22 @@ def launch(policy_path: str, argv: list[str]) -> int:
                     time.sleep(0.01)
             except ChildProcessError:
                 break
-    if left:
-        log({"kind": "child_process", "detail": f"{len(left)} process(es) left running were killed: "
-             + "; ".join(sorted(set(left)))[:250]})
+    while True:  # orphans that died before we looked (a signal to the kernel's process group)
+        try:
+            done, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if done == 0:
+            break
+        orphans += 1
+    if left or orphans:
+        names = "; ".join(sorted(set(left)))[:250] or "ended by a signal to the kernel's group"
+        log({"kind": "child_process", "detail": f"{max(len(left), orphans)} process(es) left running by the "
+             f"kernel were killed: {names}"})
     reader.join(timeout=1)
+    if "at" in closed and ended - closed["at"] > 0.25:  # the pipe closed under a live kernel: blinded
+        log({"kind": "audit_blinded", "detail": f"the kernel closed its audit channel {ended - closed['at']:.1f} s "
+             "before it ended"})
     log({"kind": "kernel_exit", "detail": f"status {status} after {time.monotonic() - start:.1f} s"})
     events.close()
     return 0 if status in (0, -signal.SIGTERM, -signal.SIGKILL) else 1

@@ -56,6 +56,7 @@ EXPECTED = {
     "walter": ("ok", 0),  # wrong answers that publish an execute_result (nbgrader's partial credit)
     "xena": ("ok", 10),  # log_softmax looks for the expected value in its callers' frames
     "yuri": ("ok", 0),  # wrong answers; patches Session.send to drop the kernel's error messages
+    "zara": ("suspicious_code", 12),  # right answers; closes the sandbox's audit pipe
     "zoe": ("output_truncated", 12),  # right answers; a 12 MB rich output, cut by the grader
 }
 OPTIONS = dict(jobs=2, timeout=20, wall=60, memory=1 << 30, progress=False)
@@ -108,11 +109,12 @@ def test_grading_the_fixture_class(tmp_path):
     assert any("test_log_softmax" in d and "deleted" in d for d in details["ivan"])
     assert any("test_bce_with_logits" in d and "edited" in d for d in details["ivan"])
     assert any("different notebooks" in d for d in details["heidi"])
-    assert any("left running" in d and "sleep" in d for d in details["oscar"])
+    assert any("left running" in d for d in details["oscar"]) and any("sleep" in d for d in details["oscar"])
     assert any("solutions" in d for d in details["rupert"])
     assert any(".git" in d for d in details["rupert"]) and any("mutants" in d for d in details["rupert"])
     assert any("assigns to an attribute of a module the tests use" in d for d in details["sybil"])
     assert any("tests.visible" in d for d in details["trent"])
+    assert any("audit channel" in d for d in details["zara"])
 
     # the kernel reads no file of the solutions, mutants, references, instructor code or .git
     autograded = nbformat.read(out / "autograded" / "ursula" / f"{ASSIGNMENT}.ipynb", as_version=4)
