@@ -27,7 +27,7 @@ def test_unknown_target_is_an_error(root):
 
 def test_grading_benchmark_writes_its_result(root, tmp_path):
     out = tmp_path / "grading.json"
-    proc = subprocess.run([sys.executable, "benchmarks/grading.py", "--copies", "2", "--out", str(out)],
+    proc = subprocess.run([sys.executable, "benchmarks/grading.py", "--copies", "2", "--rounds", "2", "--out", str(out)],
                           cwd=root, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     result = json.loads(out.read_text())
@@ -47,5 +47,11 @@ def test_grading_benchmark_writes_its_result(root, tmp_path):
     assert ratios["jobs1_over_nbgrader"] > 0 and figures["target_met"] == (ratios["jobs2_over_nbgrader"] >= 1.6)
     cold = modes["grade --jobs 2, empty release cache"]["per_minute"] / modes["nbgrader autograde"]["per_minute"]
     assert abs(ratios["jobs2_cold_over_nbgrader"] - cold) < 0.02 * cold + 0.01
+    protocol = figures["protocol"]
+    assert protocol["rounds"] == 2 and len(protocol["baseline_runs"]) == len(protocol["grade_runs"]) == 2
+    assert protocol["wall_ratio"] == round(protocol["median_seconds"]["baseline"] / protocol["median_seconds"]["grade"], 2)
+    assert protocol["met"] == (protocol["wall_ratio"] >= 2.0
+                               and protocol["cpu_per_submission"]["grade"] <= protocol["cpu_per_submission"]["baseline"])
+    assert "protocol (2 interleaved rounds, medians)" in proc.stdout
     assert "subs/min" in proc.stdout
     assert "grade --jobs 2 / nbgrader autograde" in proc.stdout
