@@ -1,0 +1,48 @@
+"""Feedback cannot attack its reader, tested as the instructor opens it: in headless Chromium.
+
+A notebook with a script in a markdown cell, an ``<img onerror>``, a ``text/html`` script
+output, ``application/javascript`` and an SVG with ``onload`` is exported to HTML twice: as
+nbconvert would (the control: the browser runs the attack and the page's title changes) and
+after the grader's :class:`SafeFeedback` (nothing runs: the title stays).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from course_utils.instructor import grade
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "book"))
+from browser import chromium, find_chromium, serve  # noqa: E402
+from test_collect import _hostile_notebook  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    if find_chromium() is None:
+        message = "Chromium is not installed (apt-get install chromium chromium-driver)"
+        if os.environ.get("CI"):
+            pytest.fail(message)  # CI installs it: its absence there is a failure
+        pytest.skip(message)
+    with chromium(tmp_path_factory.mktemp("chromium-profile")) as browser:
+        yield browser
+
+
+def test_feedback_runs_no_student_script_in_chromium(browser, tmp_path):
+    from nbconvert import HTMLExporter
+
+    _, _, safe_feedback = grade._preprocessor_classes()
+    (tmp_path / "unsafe.html").write_text(HTMLExporter().from_notebook_node(_hostile_notebook())[0])
+    safe, _ = safe_feedback().preprocess(_hostile_notebook(), {})
+    (tmp_path / "safe.html").write_text(HTMLExporter().from_notebook_node(safe)[0])
+    with serve(tmp_path) as url:
+        unsafe_title = browser.visit(url + "unsafe.html", settle=1.0).dom.get("title", "")
+        safe_visit = browser.visit(url + "safe.html", settle=1.0)
+    assert unsafe_title.startswith("XSS"), f"the control page ran no attack (title {unsafe_title!r})"
+    assert not safe_visit.dom.get("title", "").startswith("XSS"), safe_visit.dom.get("title")
+    assert "XSS-MD" in safe_visit.dom.get("text", "")  # the student's text is shown, as text
