@@ -8,6 +8,8 @@ every file there is released to students; ``expected.json`` holds only each muta
 outputs on the visible cases and its diagnosis, never this code.
 """
 
+from course_utils.instructor.catalogue import mutant as _mutant
+
 _LOG_SOFTMAX = "def log_softmax(z):\n    z = np.asarray(z)\n"
 _BCE = "def bce_with_logits(z, y):\n    z, y = np.asarray(z, dtype=float), np.asarray(y, dtype=float)\n"
 _SMOOTHED = '''def smoothed_cross_entropy(z, y, eps):
@@ -20,12 +22,6 @@ _SMOOTHED = '''def smoothed_cross_entropy(z, y, eps):
 _SLOPE = "def mean_sigmoid_slope(X, W, b):\n"
 _STABLE_SIGMA = "    e = np.exp(-np.abs(a))\n    s = np.where(a >= 0, 1 / (1 + e), e / (1 + e))\n"
 _VERDICT = "def saturation_verdict(slopes):\n"
-
-
-def _mutant(task, name, body, diagnosis, named=True):
-    cell = f"test_{task}"
-    return dict(name=name, task=task, code=body, caught_by=[cell], named_by=cell if named else None,
-                diagnosis=diagnosis)
 
 
 MUTANTS = [

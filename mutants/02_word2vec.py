@@ -8,6 +8,8 @@ every file there is released to students; ``expected.json`` holds only each muta
 outputs on the visible cases and its diagnosis, never this code.
 """
 
+from course_utils.instructor.catalogue import mutant as _mutant
+
 _WINDOWS = '''def cbow_windows(token_ids, window):
     ids = np.asarray(token_ids, dtype=np.int64).reshape(-1)
     n = len(ids)
@@ -64,12 +66,6 @@ _PAIRS = '''    def mean_pairs(ids):
 _RETURN = "    return mean_pairs(frequent), mean_pairs(rare)\n"
 
 _VERDICT = "def frequency_verdict(measurements):\n    frequent, rare = measurements\n"
-
-
-def _mutant(task, name, body, diagnosis, named=True):
-    cell = f"test_{task}"
-    return dict(name=name, task=task, code=body, caught_by=[cell], named_by=cell if named else None,
-                diagnosis=diagnosis)
 
 
 MUTANTS = [

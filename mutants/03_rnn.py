@@ -8,6 +8,8 @@ every file there is released to students; ``expected.json`` holds only each muta
 outputs on the visible cases and its diagnosis, never this code.
 """
 
+from course_utils.instructor.catalogue import mutant as _mutant
+
 _BPTT = '''def rnn_bptt(X, h0, W_xh, W_hh, b_h, dH):
     T = X.shape[1]
     hs = [h0]
@@ -41,12 +43,6 @@ _VERDICT = "def sensitivity_verdict(norms):\n"
 def _bptt(old, new):
     assert old in _BPTT, old
     return _BPTT.replace(old, new)
-
-
-def _mutant(task, name, body, diagnosis, named=True):
-    cell = f"test_{task}"
-    return dict(name=name, task=task, code=body, caught_by=[cell], named_by=cell if named else None,
-                diagnosis=diagnosis)
 
 
 MUTANTS = [

@@ -12,6 +12,8 @@ correct composite (a wrong forward pass, a missing carry) are stopped by the stu
 first unexpected call; no recorded outcome can name them, so they have ``named_by=None``.
 """
 
+from course_utils.instructor.catalogue import mutant as _mutant
+
 _FORWARD = '''    sig = lambda a: 1.0 / (1.0 + np.exp(-a))
     i = sig(x @ params["W_xi"] + h_prev @ params["W_hi"] + params["b_i"])
     g = np.tanh(x @ params["W_xh"] + h_prev @ params["W_hh"] + params["b_h"])
@@ -77,12 +79,6 @@ def _measure(jacobian="(g * i * (1 - i))[0][:, None] * params['W_hi'].T + (i * (
 
 def _verdict(body: str) -> str:
     return "def gate_verdict(norms):\n" + body
-
-
-def _mutant(task, name, code, diagnosis, named=True):
-    cell = f"test_{task}"
-    return dict(name=name, task=task, code=code, caught_by=[cell], named_by=cell if named else None,
-                diagnosis=diagnosis)
 
 
 MUTANTS = [

@@ -12,6 +12,9 @@ a wrong upstream gradient) meets the visible test's stub, which refuses a call i
 expect: such mutants are caught but cannot be named (``named_by=None``).
 """
 
+from course_utils.instructor.catalogue import edit as _edit
+from course_utils.instructor.catalogue import mutant as _mutant
+
 # One GRU step backward, written the way a student would; the mutants edit single lines.
 _STEP = '''def gru_step_backward(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh, dh):
     H = h_prev.shape[1]
@@ -75,19 +78,6 @@ _VERDICT = '''def update_gate_verdict(measurements):
     shift, kept = max(measurements, key=lambda pair: pair[0])
     return "copies" if kept > 0.9 else "overwrites" if kept < 0.1 else "mixed"
 '''
-
-
-def _edit(template, *pairs):
-    for old, new in pairs:
-        assert old in template, old
-        template = template.replace(old, new)
-    return template
-
-
-def _mutant(task, name, code, diagnosis, named=True):
-    cell = f"test_{task}"
-    return dict(name=name, task=task, code=code, caught_by=[cell], named_by=cell if named else None,
-                diagnosis=diagnosis)
 
 
 _R = "gi[:, :H] + gh[:, :H]"

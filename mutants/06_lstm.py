@@ -12,6 +12,9 @@ visible cases with ``P = H`` (a square ``weight_hr``) make it compute wrong numb
 which is what lets the visible test tell these mistakes apart and name them.
 """
 
+from course_utils.instructor.catalogue import edit as _edit
+from course_utils.instructor.catalogue import mutant as _mutant
+
 # A projected LSTM over a batch of sequences, written the way a student would.
 _PROJ = '''def lstm_proj_forward(X, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, weight_hr):
     H = c0.shape[1]
@@ -85,19 +88,6 @@ _VERDICT = '''def forget_bias_verdict(measurements):
     shift, fraction = max(measurements, key=lambda pair: pair[0])
     return "remembers" if fraction > 0.5 else "forgets" if fraction < 0.05 else "fades"
 '''
-
-
-def _edit(template, *pairs):
-    for old, new in pairs:
-        assert old in template, old
-        template = template.replace(old, new)
-    return template
-
-
-def _mutant(task, name, code, diagnosis, named=True):
-    cell = f"test_{task}"
-    return dict(name=name, task=task, code=code, caught_by=[cell], named_by=cell if named else None,
-                diagnosis=diagnosis)
 
 
 _G = "g = np.tanh(a[:, 2 * H:3 * H])"

@@ -11,6 +11,9 @@ Tag ids are those of the chapter (``course_utils.models.tagger.TAGS == "BMES"``)
 B = 0, M = 1, E = 2, S = 3.
 """
 
+from course_utils.instructor.catalogue import edit as _edit
+from course_utils.instructor.catalogue import mutant as _mutant
+
 # A log-sum-exp written the way a student would, shifted by the maximum (0 where it is -inf).
 _LSE = '''    def logsumexp(x, axis):
         m = x.max(axis=axis, keepdims=True)
@@ -70,21 +73,6 @@ _VERDICT = '''def context_verdict(gains):
         return "helps_word_ends"
     return "no_gain"
 '''
-
-
-def _edit(base: str, *pairs: tuple[str, str]) -> str:
-    """``base`` with each ``old`` replaced by ``new``; every ``old`` must occur."""
-    for old, new in pairs:
-        if old not in base:
-            raise ValueError(f"mutant edit not found: {old!r}")
-        base = base.replace(old, new)
-    return base
-
-
-def _mutant(task, name, code, diagnosis, named=True):
-    cell = f"test_{task}"
-    return dict(name=name, task=task, code=code, caught_by=[cell], named_by=cell if named else None,
-                diagnosis=diagnosis)
 
 
 MUTANTS = [

@@ -11,6 +11,8 @@ A derivation that calls autograd gives the right numbers: only the hidden block'
 its source refuses it, so that mutant is caught but cannot be named (``named_by=None``).
 """
 
+from course_utils.instructor.catalogue import mutant as _mutant
+
 _BACKWARD = '''def conv1d_backward(X, W, b, dY):
     k, n = W.shape[-1], dY.shape[-1]
     dX = np.zeros_like(X, dtype=float)
@@ -37,12 +39,6 @@ _KMAX = '''def kmax_pooling(maps, lengths, k):
 
 _FIELD = "def receptive_field(kernel_sizes, dilations):\n"
 _VERDICT = "def receptive_verdict(field, n):\n"
-
-
-def _mutant(task, name, body, diagnosis, named=True):
-    cell = f"test_{task}"
-    return dict(name=name, task=task, code=body, caught_by=[cell], named_by=cell if named else None,
-                diagnosis=diagnosis)
 
 
 MUTANTS = [

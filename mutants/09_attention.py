@@ -9,6 +9,8 @@ students; ``expected.json`` holds only each mutant's outputs on the visible case
 diagnosis, never this code.
 """
 
+from course_utils.instructor.catalogue import mutant as _mutant
+
 _BILINEAR = "def bilinear_scores(S, H, W, mask):\n"
 
 _BACKWARD = "def attention_backward(Q, K, V, mask, dOut):\n"
@@ -26,12 +28,6 @@ _ENTROPY = "def attention_entropy(weights, mask):\n"
 _TERMS = ("    valid = mask[:, None, :] & (weights > 0)\n"
           "    terms = np.where(valid, weights * np.log(np.where(valid, weights, 1.0)), 0.0)\n")
 _VERDICT = "def entropy_verdict(measurements):\n    entropy, max_entropy = measurements\n"
-
-
-def _mutant(task, name, body, diagnosis, named=True):
-    cell = f"test_{task}"
-    return dict(name=name, task=task, code=body, caught_by=[cell], named_by=cell if named else None,
-                diagnosis=diagnosis)
 
 
 MUTANTS = [
