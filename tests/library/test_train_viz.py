@@ -71,9 +71,72 @@ def test_plot_loss_draws_one_line_per_history():
     assert viz.plot_loss([1.0, 0.5]).get_lines()[0].get_ydata().tolist() == [1.0, 0.5]
 
 
-def test_cjk_labels_never_become_empty_boxes(monkeypatch):
-    assert viz.cjk_label("loss") == "loss"
+def _missing_glyph_warnings(draw) -> list[str]:
+    """The 'Glyph ... missing from font(s)' warnings matplotlib gives while drawing."""
+    import warnings
+
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        draw(ax)
+        fig.canvas.draw()
+    plt.close(fig)
+    return [str(w.message) for w in caught if "missing from font" in str(w.message)]
+
+
+def test_without_a_cjk_font_only_undrawable_characters_fall_back_to_pinyin(monkeypatch, capsys):
     monkeypatch.setattr(viz, "cjk_font", lambda: None)
-    assert viz.cjk_label("中文") == "U+4E2D U+6587"
-    monkeypatch.setattr(viz, "cjk_font", lambda: "Noto Sans CJK SC")
-    assert viz.cjk_label("中文") == "中文"
+    monkeypatch.setattr(viz, "_reported", set())
+    viz.use_style()
+    assert viz.cjk_label("loss") == "loss"
+    # Latin accents are in DejaVu Sans: they stay (the old fallback mangled "août" to "aoU+00FB t").
+    assert viz.cjk_label("French: 26 août, 4. März") == "French: 26 août, 4. März"
+    assert viz.cjk_label("Chinese: 2047年11月26日") == "Chinese: 2047 nian 11 yue 26 ri"
+    assert viz.cjk_label("设施") == "she shi"
+    assert "U+" not in viz.cjk_label("设施很好，值得")
+    # One note on stderr, naming each character once, in a form the cache extension reads back.
+    err = capsys.readouterr().err
+    assert err.count(viz.FALLBACK_NOTE) == 3, err  # 年月日, then 设施, then 很好值得 (，: a comma)
+    assert viz.characters_in_note(err) == "年月日设施很好，值得"
+    viz.cjk_label("设施")
+    assert capsys.readouterr().err == "", "a character is reported once"
+    # What the fallback gives, matplotlib draws with the Latin font alone, with no empty box.
+    assert _missing_glyph_warnings(lambda ax: ax.set_title(viz.cjk_label("Chinese: 2047年11月26日"))) == []
+    # Control: the raw characters with that font are empty boxes, and matplotlib says so.
+    assert _missing_glyph_warnings(lambda ax: ax.set_title("Chinese: 2047年11月26日"))
+
+
+def test_cjk_ticks_turn_pinyin_upright_only_when_it_is_used(monkeypatch):
+    import matplotlib.pyplot as plt
+
+    monkeypatch.setattr(viz, "cjk_font", lambda: None)
+    fig, ax = plt.subplots()
+    assert viz.cjk_ticks(ax, list("设施好")) == ["she", "shi", "hao"]
+    assert [t.get_rotation() for t in ax.get_xticklabels()] == [90.0] * 3
+    assert viz.cjk_ticks(ax, list("abc")) == ["a", "b", "c"]
+    assert [t.get_rotation() for t in ax.get_xticklabels()] == [0.0] * 3
+    plt.close(fig)
+
+
+def test_with_a_cjk_font_chinese_labels_are_drawn_as_they_are(monkeypatch):
+    if viz.cjk_font() is None:
+        import pytest
+
+        pytest.skip("no CJK font installed (Debian: fonts-noto-cjk)")
+    monkeypatch.setattr(viz, "_reported", set())
+    viz.use_style()
+    assert viz.cjk_label("Chinese: 2047年11月26日") == "Chinese: 2047年11月26日"
+    assert all(viz.can_draw(c) for c in "设施很好，值得")
+    assert _missing_glyph_warnings(lambda ax: ax.set_title("Chinese: 2047年11月26日")) == []
+
+
+def test_the_no_font_switch_hides_the_cjk_font(monkeypatch):
+    viz.cjk_font.cache_clear()
+    monkeypatch.setenv("COURSE_UTILS_NO_CJK_FONT", "1")
+    try:
+        assert viz.cjk_font() is None and viz.font_families() == [viz.LATIN_FONT]
+        assert not viz.can_draw("设")
+    finally:
+        viz.cjk_font.cache_clear()
