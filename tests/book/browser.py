@@ -173,6 +173,15 @@ class Browser:
                                 if entry["level"] == "SEVERE"]
         return visit
 
+    def viewport(self, width: int, height: int, mobile: bool = False) -> None:
+        """Lay pages out at `width` x `height` CSS pixels, as a phone when `mobile` (a headless
+        window cannot be narrower than 500 pixels, so this emulates the device instead)."""
+        self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+            "width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile})
+
+    def reset_viewport(self) -> None:
+        self.driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
     def screenshot(self, path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.driver.save_screenshot(str(path))
