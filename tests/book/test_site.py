@@ -6,6 +6,7 @@ itself; the search box finds a chapter's term; no internal link or anchor is bro
 Screenshots of the home page and Chapter 1 are left in _build/screenshots/ for people to see.
 """
 
+import html as html_lib
 import os
 import re
 import subprocess
@@ -207,3 +208,63 @@ def test_screenshots_of_the_home_page_and_chapter_1(browser, base_url, site):
     for shot in shots:
         data = shot.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000, shot
+
+
+PHONE = (390, 844)
+DESKTOP = (1280, 900)
+
+
+@pytest.fixture
+def phone(browser):
+    browser.viewport(*PHONE)
+    yield browser
+    browser.reset_viewport()
+
+
+def test_no_page_is_wider_than_a_phone(phone, base_url, pages):
+    """At 390 CSS pixels nothing pans sideways: wide code, tables and maths scroll in their box."""
+    measure = "return [document.documentElement.scrollWidth, window.innerWidth];"
+    wide = []
+    for page in pages:
+        phone.visit(base_url + page)
+        scroll_width, inner_width = phone.driver.execute_script(measure)
+        assert inner_width == PHONE[0], "the emulated phone window"
+        if scroll_width > inner_width:
+            wide.append(f"{page}: {scroll_width} px in a {inner_width}-px window")
+    assert not wide, "pages wider than a phone:\n" + "\n".join(wide)
+
+
+# The search entries a reader can see: the theme's search fields, its search icon, a search form.
+_VISIBLE_SEARCH = """
+const seen = e => { const r = e.getBoundingClientRect(), s = getComputedStyle(e);
+  return r.width > 0 && r.height > 0 && s.visibility !== 'hidden' && s.opacity !== '0'
+         && r.right > 0 && r.left < innerWidth && r.bottom > 0 && r.top < innerHeight; };
+return Array.from(document.querySelectorAll(
+  '.search-button-field, button.search-button, form.bd-search, input[type=search]')).filter(seen)
+  .map(e => e.className || e.tagName);
+"""
+
+
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_each_page_shows_one_search_box(browser, base_url, pages, size):
+    browser.viewport(*size)
+    try:
+        counts = {}
+        for page in pages:
+            if page in ("search.html", "index.html"):  # the results page; the redirect
+                continue
+            browser.visit(base_url + page)
+            counts[page] = browser.driver.execute_script(_VISIBLE_SEARCH)
+    finally:
+        browser.reset_viewport()
+    wrong = {page: found for page, found in counts.items() if len(found) != 1}
+    assert not wrong, f"pages at {size[0]} px without exactly one search box: {wrong}"
+
+
+def test_no_page_prints_a_generator_object(site, pages):
+    """`torch.manual_seed(0)` as a cell's last line prints `<torch._C.Generator at 0x...>`."""
+    pattern = re.compile(r"<torch\._C\.Generator|Generator\(PCG64\) at 0x|object at 0x[0-9a-f]{6,}")
+    found = [f"{page}: {match.group(0)}" for page in pages
+             for match in [pattern.search(html_lib.unescape((site / page).read_text(encoding="utf-8")))]
+             if match]
+    assert not found, "object reprs in pages:\n" + "\n".join(found)
