@@ -30,6 +30,7 @@ from .bidirectional import bidirectional_outputs, reverse_padded
 
 TAGS = "BMES"
 IGNORE = -100  # target of padded positions: nn.functional.cross_entropy skips them
+RECURRENT = {"lstm": nn.LSTM, "gru": nn.GRU}  # the cells a CharTagger can be built from
 
 __all__ = ["TAGS", "CharTagger", "bmes_to_words", "word_spans", "segmentation_prf", "encode_tags",
            "epoch_sentences", "train_tagger", "decode_bmes", "predict_tags", "is_well_formed", "segment",
@@ -80,10 +81,12 @@ def segmentation_prf(gold_words: Sequence[Sequence[str]], pred_words: Sequence[S
 
 
 class CharTagger(nn.Module):
-    """Characters -> embeddings -> (bi)LSTM layers -> a linear layer scoring the 4 tags.
+    """Characters -> embeddings -> (bi)LSTM or GRU layers -> a linear layer scoring the 4 tags.
 
     Args:
         vocab_size: number of character ids (0 is padding).
+        cell: ``"lstm"`` (``nn.LSTM``) or ``"gru"`` (``nn.GRU``), the recurrent module of
+            every layer and direction.
         bidirectional: two LSTMs per layer, one over each sequence reversed within its
             length; their outputs are concatenated (``2H`` features per character).
         num_layers: stacked layers; layer ``k > 0`` reads the output of layer ``k - 1``.
@@ -94,8 +97,10 @@ class CharTagger(nn.Module):
 
     def __init__(self, vocab_size: int, *, embed_dim: int = 64, hidden_size: int = 64,
                  bidirectional: bool = True, num_layers: int = 1, dropout: float = 0.0,
-                 n_tags: int = len(TAGS)):
+                 n_tags: int = len(TAGS), cell: str = "lstm"):
         super().__init__()
+        if cell not in RECURRENT:
+            raise ValueError(f"cell must be one of {sorted(RECURRENT)}, got {cell!r}")
         self.bidirectional = bidirectional
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
         directions = 2 if bidirectional else 1
@@ -103,7 +108,7 @@ class CharTagger(nn.Module):
         for k in range(num_layers):
             size_in = embed_dim if k == 0 else directions * hidden_size
             self.layers.append(nn.ModuleList(
-                nn.LSTM(size_in, hidden_size, batch_first=True) for _ in range(directions)))
+                RECURRENT[cell](size_in, hidden_size, batch_first=True) for _ in range(directions)))
         self.dropout = nn.Dropout(dropout)
         self.output = nn.Linear(directions * hidden_size, n_tags)
 

@@ -58,6 +58,21 @@ def test_bidirectional_tagger_ignores_padding_and_sees_the_future():
     assert changed[1][0, :3].abs().max() == 0  # a left-to-right LSTM cannot look ahead
 
 
+def test_gru_tagger_ignores_padding_and_rejects_unknown_cells():
+    torch.manual_seed(0)
+    model = tagger.CharTagger(20, embed_dim=8, hidden_size=6, bidirectional=True, num_layers=2, cell="gru").eval()
+    assert all(isinstance(m, torch.nn.GRU) for layer in model.layers for m in layer) and len(model.layers) == 2
+    with torch.no_grad():
+        alone = model(torch.tensor([[3, 4, 5]]), torch.tensor([3]))
+        padded = model(torch.tensor([[3, 4, 5, 0, 0], [6, 7, 8, 9, 2]]), torch.tensor([3, 5]))
+    torch.testing.assert_close(padded[:1, :3], alone)
+    lstm = tagger.CharTagger(20, embed_dim=8, hidden_size=6, bidirectional=True, num_layers=2)
+    n = lambda m: sum(p.numel() for p in m.layers.parameters())  # noqa: E731
+    assert 4 * n(model) == 3 * n(lstm)  # three gate blocks, not four
+    with pytest.raises(ValueError, match="cell must be one of"):
+        tagger.CharTagger(20, cell="rnn")
+
+
 def _toy_corpus(n, seed):
     """Sentences made of words from an unambiguous lexicon where the tag of 'a', 'b' and 'd'
     depends on the next character: 'a', 'ab' and 'abc' are words, 'd' and 'de' too."""
