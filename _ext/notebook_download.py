@@ -96,7 +96,12 @@ def _split_options(body: list[str]) -> tuple[dict, list[str]]:
         match = re.match(r"^\s*:([\w-]+):\s*(.*)$", body[i])
         if not match:
             break
-        options[match.group(1)] = match.group(2).strip() or True
+        value = match.group(2).strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            import yaml  # MyST reads option values as YAML: a quoted value loses its quotes
+
+            value = yaml.safe_load(value)
+        options[match.group(1)] = value or True
         i += 1
     return options, body[i:]
 
