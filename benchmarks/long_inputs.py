@@ -114,7 +114,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--attention", nargs="+", default=list(KINDS), choices=KINDS)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--train", type=int, default=6000, help="training strings per run")
+    parser.add_argument("--train", type=int, default=4800, help="training strings per run")
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--test", type=int, default=100, help="test strings per length bucket")
     parser.add_argument("--resume", action="store_true", help="keep the runs already in --out and skip them")
