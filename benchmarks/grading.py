@@ -84,15 +84,57 @@ def timed(label: str, action) -> tuple[dict, object]:
     return {"mode": label, "seconds": round(seconds, 1), "cpu_seconds": round(cpu, 1), "load_before": load}, value
 
 
-def run_grade(class_dir: Path, out: Path, jobs: int, **env: str) -> dict[str, float]:
+def run_grade(class_dir: Path, out: Path, jobs: int, *extra: str, **env: str) -> dict[str, float]:
     """``python -m course_utils grade`` on the class; ``{student: score}`` of the rows with status ok."""
     proc = subprocess.run([sys.executable, "-m", "course_utils", "grade", ASSIGNMENT, str(class_dir), "--out",
-                           str(out), "--jobs", str(jobs), "--quiet"], cwd=ROOT, capture_output=True, text=True,
+                           str(out), "--jobs", str(jobs), "--quiet", *extra], cwd=ROOT, capture_output=True, text=True,
                           env=exercises.venv_environ(**env), timeout=7200)
     if proc.returncode != 0:
-        raise SystemExit(f"grade --jobs {jobs} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        raise SystemExit(f"grade --jobs {jobs} {' '.join(extra)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     with open(out / "grades.csv", newline="") as handle:
         return {r["student_id"]: float(r["score"]) for r in csv.DictReader(handle) if r["status"] == "ok"}
+
+
+class LocalDask:
+    """A ``dask scheduler`` and ``workers`` fresh ``dask worker --nthreads 1`` processes on this
+    machine, started (not timed) as an instructor's cluster already runs before grading."""
+
+    def __init__(self, tmp: Path, workers: int) -> None:
+        import socket
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        self.address = f"tcp://127.0.0.1:{port}"
+        dask = str(Path(sys.executable).parent / "dask")
+        env = exercises.venv_environ()
+        self.procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                                        "--dashboard-address", "127.0.0.1:0", "--no-show"], cwd=ROOT, env=env,
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)]
+        for i in range(workers):
+            self.procs.append(subprocess.Popen([dask, "worker", self.address, "--nthreads", "1", "--no-nanny",
+                                                "--local-directory", str(tmp / f"dask-worker{i}")], cwd=ROOT, env=env,
+                                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                               start_new_session=True))
+        from distributed import Client
+
+        with Client(self.address, timeout=120, set_as_default=False) as client:
+            client.wait_for_workers(workers, timeout=300)
+
+    def __enter__(self) -> LocalDask:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import signal
+
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
 
 
 def plain_nbgrader(args: list[str], course: Path) -> None:
@@ -166,6 +208,8 @@ def main() -> None:
                         help="the notebook copied for every student (default: the fixture alice, 12/12)")
     parser.add_argument("--out", type=Path, help="result file (default: benchmarks/results/grading.json)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the protocol (default 3)")
+    parser.add_argument("--scheduler-rows", action="store_true",
+                        help="also grade through a Dask scheduler with 1 and 2 workers on this machine")
     args = parser.parse_args()
     if args.copies < 1:
         parser.error("--copies must be at least 1")
@@ -188,6 +232,13 @@ def main() -> None:
         row, scores = timed(COLD, lambda: run_grade(class_dir, Path(tmp) / "out-cold", 2,
                                                     COURSE_RELEASE_CACHE=str(Path(tmp) / "empty-cache")))
         runs.append((row, scores))
+        if args.scheduler_rows:
+            for workers in (1, 2):
+                with LocalDask(Path(tmp), workers) as cluster:
+                    row, scores = timed(f"grade --scheduler, {workers} worker{'s' * (workers > 1)}",
+                                        lambda c=cluster, w=workers: run_grade(class_dir, Path(tmp) / f"dask{w}", w,
+                                                                               "--scheduler", c.address))
+                runs.append((row, scores))
         for row, scores in runs:
             row["full_marks"] = sum(scores.get(s) == full for s in students)
             row["per_minute"] = round(60 * args.copies / row["seconds"], 2)
@@ -218,6 +269,17 @@ def main() -> None:
                                                    / with_feedback["per_minute"], 2),
         "jobs2_cold_over_nbgrader": round(by_mode[COLD]["per_minute"] / base, 2),
     }
+    dask = {}
+    for workers in (1, 2):
+        mode = f"grade --scheduler, {workers} worker{'s' * (workers > 1)}"
+        if mode in by_mode:
+            local = by_mode[f"grade --jobs {workers}"]
+            dask[f"{workers}_workers"] = {
+                "seconds": by_mode[mode]["seconds"], "local_seconds": local["seconds"],
+                "overhead_seconds_per_submission": round((by_mode[mode]["seconds"] - local["seconds"]) / args.copies, 2)}
+            print(f"dask, {workers} worker(s): {by_mode[mode]['seconds']:.1f} s against --jobs {workers} "
+                  f"{local['seconds']:.1f} s: {dask[f'{workers}_workers']['overhead_seconds_per_submission']:+.2f} s "
+                  "per submission")
     met = ratios["jobs2_over_nbgrader"] >= TARGET
     print(f"throughput: grade --jobs 2 / nbgrader autograde = {ratios['jobs2_over_nbgrader']:.2f}x "
           f"(target {TARGET}x: {'met' if met else 'NOT met'}); grade --jobs 1 / nbgrader autograde = "
@@ -231,7 +293,7 @@ def main() -> None:
           f"{protocol['cpu_per_submission']['baseline']:.2f}: {'met' if protocol['met'] else 'NOT met'}")
     figures = {"assignment": ASSIGNMENT, "copies": args.copies, "submission": str(shown), "modes": rows,
                "nbgrader_generate_feedback": feedback, "nbgrader_with_feedback": with_feedback, "ratios": ratios,
-               "target_jobs2_over_nbgrader": TARGET, "target_met": met, "protocol": protocol}
+               "target_jobs2_over_nbgrader": TARGET, "target_met": met, "protocol": protocol, "dask": dask}
     path = write_result("grading", figures, args.out)
     print(f"wrote {path}")
 

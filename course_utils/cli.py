@@ -15,7 +15,7 @@ import re
 import sys
 from pathlib import Path
 
-INSTRUCTOR_COMMANDS = ("release", "check", "grade", "grade-worker", "student-pack")
+INSTRUCTOR_COMMANDS = ("release", "check", "grade", "student-pack")
 
 
 def _instructor_cli():
@@ -67,8 +67,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     instructor = _instructor_cli()
-    if argv == ["grade-worker"] and instructor is not None:  # internal: a worker process of `grade`
-        return instructor.serve_worker()
     if argv and argv[0] in INSTRUCTOR_COMMANDS and instructor is None:
         print(f"{argv[0]}: an instructor command, not in the student edition of the course", file=sys.stderr)
         return 2

@@ -75,9 +75,3 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     grade.add_arguments(p)
     p.set_defaults(func=grade.run)
 
-
-def serve_worker() -> int:
-    """The body of ``python -m course_utils grade-worker``: one long-lived worker of ``grade``."""
-    from . import grade
-
-    return grade.serve()

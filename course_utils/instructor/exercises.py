@@ -96,12 +96,14 @@ def scratch_course(assignment_id: str, root: Path | None = None) -> Iterator[Pat
 
 
 def release_cache_dir() -> Path:
-    """Where :func:`cached_release` keeps generated releases (``$COURSE_RELEASE_CACHE``, else
-    ``$XDG_CACHE_HOME/neurons-to-attention/releases``, else ``~/.cache/...``)."""
+    """Where :func:`cached_release` keeps generated releases: ``$COURSE_RELEASE_CACHE``, else
+    the user's cache folder as platformdirs finds it (``$XDG_CACHE_HOME`` or ``~/.cache`` on
+    Linux, ``~/Library/Caches`` on macOS), under ``neurons-to-attention/releases``."""
     if os.environ.get("COURSE_RELEASE_CACHE"):
         return Path(os.environ["COURSE_RELEASE_CACHE"])
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "neurons-to-attention" / "releases"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("neurons-to-attention", appauthor=False)) / "releases"
 
 
 def release_digest(assignment_id: str, root: Path | None = None) -> str:

@@ -195,6 +195,15 @@ class StudentProcess:
             raise StudentError("ProtocolError", "the kernel sent gradients that do not match")
         return grads
 
+    def canary(self, path: str, timeout: float = 10) -> bool:
+        """Ask the kernel to open ``path`` (a canary under ``CANARY_PREFIX``), which its audit
+        hook must report; True if the kernel says it did (the report is checked outside)."""
+        try:
+            self._request({"op": "canary", "path": path}, "canary", timeout)
+        except (StudentError, StudentTimeout):
+            return False
+        return True
+
     def get(self, name: str, timeout: float = 30) -> Any:
         """The value of ``name`` in the student's namespace (data only)."""
         return self._request({"op": "get", "name": name}, name, timeout)

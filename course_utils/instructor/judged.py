@@ -99,8 +99,12 @@ def _error(name: str, message: str) -> dict:
 
 
 def run_test_cell(source: str, student: StudentProcess, recorded: Recorded, cells: list[str],
-                  timeout: float = CALL_TIMEOUT) -> list[dict]:
-    """Run one graded test cell here; its outputs (nbformat dicts): a stream, or one error."""
+                  timeout: float = CALL_TIMEOUT, canary: str | None = None,
+                  acknowledged: list[str] | None = None) -> list[dict]:
+    """Run one graded test cell here; its outputs (nbformat dicts): a stream, or one error.
+
+    ``canary``: a path the kernel is asked to open once the tests have run (its audit hook
+    must report it); appended to ``acknowledged`` when the kernel says it did."""
     backend = JudgeBackend(student, recorded, cells, min(timeout, CALL_TIMEOUT))
     printed = io.StringIO()
     tests.use(backend)
@@ -116,6 +120,8 @@ def run_test_cell(source: str, student: StudentProcess, recorded: Recorded, cell
         return [_error(type(error).__name__, f"the test could not run: {error}"[:500])]
     finally:
         tests.use(tests.KernelBackend())
+        if canary and acknowledged is not None and student.cell_id and not student.stuck and student.canary(canary):
+            acknowledged.append(canary)
         with contextlib.suppress(StudentError, StudentTimeout):
             student.close_cell()
     return [{"output_type": "stream", "name": "stdout", "text": printed.getvalue() or "✓ passed\n"}]

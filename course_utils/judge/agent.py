@@ -23,6 +23,9 @@ raised, or None. The ops:
   float64 tensors that require grad at the argument indices ``wrt`` and return the
   vector-Jacobian product, one array per index (None where the output does not depend on it).
 * ``get`` ``{"name"}``: a data value of the student's namespace.
+* ``canary`` ``{"path"}``: open ``path`` (under :data:`~course_utils.judge.events.CANARY_PREFIX`,
+  never existing), so that the kernel's audit hook reports it: the grader checks from
+  outside that the hook still reports what the kernel does.
 
 Every value the student's code returns must be data (numbers, strings, lists, tuples,
 str-keyed dicts, numpy arrays, tensors); anything else is the error ``NotData``. The agent
@@ -43,6 +46,7 @@ import numpy as np
 
 from . import codec
 from .channel import Channel, ChannelError
+from .events import CANARY_PREFIX
 from .recorded import swapped_globals
 
 FD_ENV = "COURSE_JUDGE_FD"
@@ -192,6 +196,16 @@ def _get(channel: Channel, request: dict) -> Any:
     return _data(_lookup(name, object, "a value"), f"{name} is")
 
 
+def _canary(channel: Channel, request: dict) -> None:
+    path = request.get("path")
+    if not (isinstance(path, str) and path.startswith(CANARY_PREFIX)):
+        raise StudentFailure("ProtocolError", "a canary path must be under the canary prefix")
+    try:
+        open(path).close()  # noqa: SIM115 - it never exists: the audit event is the point
+    except OSError:
+        pass
+
+
 _OPS = {
     "call": _call,
     "new": _new,
@@ -201,6 +215,7 @@ _OPS = {
     "drop": _drop,
     "vjp": _vjp,
     "get": _get,
+    "canary": _canary,
 }
 
 

@@ -13,6 +13,8 @@ import json
 import os
 import sys
 
+from .events import CANARY_PREFIX, Event
+
 #: environment variable, inside the kernel, holding the fd of the event pipe
 EVENT_FD_ENV = "COURSE_SANDBOX_EVENT_FD"
 
@@ -30,12 +32,12 @@ def install_audit_hook(hidden_paths: list[str], fd: int | None) -> dict:
              "pty.spawn"}
     paths = {"open", "os.listdir", "os.scandir", "os.chdir"}
 
-    def emit(kind: str, detail: str) -> None:
+    def emit(kind: Event, detail: str, limit: int = 5) -> None:
         n = state["counts"].get(kind, 0)
         state["counts"][kind] = n + 1
-        if fd is not None and n < 5:
+        if fd is not None and n < limit:
             try:
-                os.write(fd, (json.dumps({"kind": kind, "detail": detail[:250]}) + "\n").encode())
+                os.write(fd, (json.dumps({"kind": str(kind), "detail": detail[:250]}) + "\n").encode())
             except OSError:
                 pass
 
@@ -46,17 +48,19 @@ def install_audit_hook(hidden_paths: list[str], fd: int | None) -> dict:
             if event in net:
                 if event == "socket.bind" and args and getattr(args[0], "family", None) == 1:
                     return  # a Unix socket
-                emit("network", f"{event} {args[1:2]!r}")
+                emit(Event.NETWORK, f"{event} {args[1:2]!r}")
             elif event in procs:
-                emit("process", f"{event} {args[:2]!r}")
-            elif event in paths and hidden and args:
+                emit(Event.PROCESS, f"{event} {args[:2]!r}")
+            elif event in paths and args:
                 path = args[0]
                 if isinstance(path, bytes):
                     path = os.fsdecode(path)
                 if isinstance(path, str):
                     full = os.path.abspath(path)
-                    if full.startswith(hidden) and any(full == h or full.startswith(h + "/") for h in hidden):
-                        emit("hidden_path", f"{event} {full}")
+                    if full.startswith(CANARY_PREFIX):  # the judge's probe: always answered
+                        emit(Event.CANARY, full, limit=100)
+                    elif hidden and full.startswith(hidden) and any(full == h or full.startswith(h + "/") for h in hidden):
+                        emit(Event.HIDDEN_PATH, f"{event} {full}")
         except Exception:  # noqa: BLE001 - an audit hook must never break the student's code
             pass
 
@@ -80,7 +84,7 @@ def cap_output(limit: int, fd: int | None) -> None:
                 budget["noted"] = True
                 if fd is not None:
                     try:
-                        os.write(fd, (json.dumps({"kind": "output_truncated", "detail":
+                        os.write(fd, (json.dumps({"kind": str(Event.OUTPUT_TRUNCATED), "detail":
                                                   f"output beyond {limit:,} characters was dropped"}) + "\n").encode())
                     except OSError:
                         pass

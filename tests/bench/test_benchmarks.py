@@ -55,3 +55,16 @@ def test_grading_benchmark_writes_its_result(root, tmp_path):
     assert "protocol (2 interleaved rounds, medians)" in proc.stdout
     assert "subs/min" in proc.stdout
     assert "grade --jobs 2 / nbgrader autograde" in proc.stdout
+
+
+def test_collect_memory_benchmark_writes_its_result(root, tmp_path):
+    out = tmp_path / "collect_memory.json"
+    proc = subprocess.run([sys.executable, "benchmarks/collect_memory.py", "--sizes", "3", "12", "--out", str(out)],
+                          cwd=root, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    figures = json.loads(out.read_text())["results"]
+    assert figures["sizes"] == [3, 12]
+    assert {(r["size"], r["mode"]) for r in figures["rows"]} == {(3, "spool"), (3, "memory"), (12, "spool"), (12, "memory")}
+    assert all(r["ok"] == r["size"] and r["peak_kib"] >= r["before_kib"] > 0 for r in figures["rows"])
+    assert set(figures["ratio_large_over_small"]) == {"spool", "memory"} and isinstance(figures["met"], bool)
+    assert "peak RSS, 12 students over 3" in proc.stdout

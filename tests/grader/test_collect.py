@@ -112,7 +112,7 @@ def test_feedback_shows_student_content_as_text():
 
     unsafe = HTMLExporter().from_notebook_node(_hostile_notebook())[0]
     assert len(_active_parts(unsafe)) >= 3, "the check must see the attacks in an unprotected page"
-    _, _, safe_feedback = grade._preprocessor_classes()
+    from course_utils.instructor.grade.worker import SafeFeedback as safe_feedback
     nb, _ = safe_feedback().preprocess(_hostile_notebook(), {})
     html = HTMLExporter().from_notebook_node(nb)[0]
     assert _active_parts(html) == []

@@ -14,8 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from course_utils.instructor import grade
-
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "book"))
 from browser import chromium, find_chromium, serve  # noqa: E402
@@ -36,7 +34,7 @@ def browser(tmp_path_factory):
 def test_feedback_runs_no_student_script_in_chromium(browser, tmp_path):
     from nbconvert import HTMLExporter
 
-    _, _, safe_feedback = grade._preprocessor_classes()
+    from course_utils.instructor.grade.worker import SafeFeedback as safe_feedback
     (tmp_path / "unsafe.html").write_text(HTMLExporter().from_notebook_node(_hostile_notebook())[0])
     safe, _ = safe_feedback().preprocess(_hostile_notebook(), {})
     (tmp_path / "safe.html").write_text(HTMLExporter().from_notebook_node(safe)[0])

@@ -48,6 +48,7 @@ EXPECTED = {
     "niaj": ("network_blocked", 12),  # opens a URL
     "oscar": ("child_process", 12),  # leaves `sleep 600` running
     "peggy": ("output_truncated", 12),  # prints 30 MB
+    "quinn": ("suspicious_code", 12),  # right answers; switches the audit hook off, its pipe left open
     "rupert": ("hidden_path", 0),  # looks for the solutions, the mutants, .git and the references
     "sybil": ("suspicious_code", 0),  # replaces the test-cell API, recorded.check and np.allclose
     "trent": ("suspicious_code", 10),  # its log_softmax replaces tests.visible while the test runs
@@ -115,6 +116,9 @@ def test_grading_the_fixture_class(tmp_path):
     assert any("assigns to an attribute of a module the tests use" in d for d in details["sybil"])
     assert any("tests.visible" in d for d in details["trent"])
     assert any("audit channel" in d for d in details["zara"])
+    # quinn's silenced hook is seen from outside (the grader's probes went unreported), not by the scan
+    assert any("did not report" in d and "probes" in d for d in details["quinn"]), details["quinn"]
+    assert not any(d.startswith("suspicious code") for d in details["quinn"]), "the static scan must not see it"
 
     # the kernel reads no file of the solutions, mutants, references, instructor code or .git
     autograded = nbformat.read(out / "autograded" / "ursula" / f"{ASSIGNMENT}.ipynb", as_version=4)
@@ -289,7 +293,9 @@ def test_a_worker_that_stalls_or_dies_is_replaced(tmp_path):
 
     job = tmp_path / "job.json"
     job.write_text("not a job")  # the worker answers, having graded nothing (the student's row: error)
-    with grade.WorkerPool(1, tmp_path, tmp_path) as pool:
+    from course_utils.instructor.grade.pool import WorkerPool
+
+    with WorkerPool(1, tmp_path, tmp_path) as pool:
         worker = pool.workers[0]
         assert pool.grade(job, timeout=120) == ""
         assert "job.json failed" in (tmp_path / "worker0.log").read_text(), "stray output goes to the log"
@@ -394,7 +400,7 @@ def test_a_worker_killed_while_grading_takes_its_kernel_with_it(tmp_path, monkey
     def kill_the_worker_during_zeds_sleep():
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
-            workers = [pid for pid in _processes("course_utils grade-worker") if _parent(pid) == os.getpid()]
+            workers = [pid for pid in _processes("course_utils.instructor.grade.worker") if _parent(pid) == os.getpid()]
             # students are graded in order: zed, second, gets the kernel folder k1
             kernels = [pid for pid, line in _processes("course_utils.judge.kernel").items()
                        if "/kernels/k1/" in line and set(_ancestors(pid)) & set(workers)]
