@@ -40,7 +40,7 @@ STUDENTS = {"alice": ("ok", 12.0), "bob": ("ok", 4.0), "ivan": ("test_cells_rest
 OPTIONS = dict(timeout=30, wall=120, memory=1 << 30, progress=False)
 BIN = Path(sys.executable).parent
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dask")]  # one scheduler and its workers per run
 
 
 def _free_port() -> int:
