@@ -5,7 +5,7 @@ Student commands (in every edition of the course):
                        does; exit 0 when every test passes, 1 with the failures otherwise
 
 Instructor commands (only in the repository, where ``course_utils.instructor`` exists):
-    release, check, grade, student-pack; ``python -m course_utils --help`` lists them.
+    release, check, grade, export, student-pack; ``python -m course_utils --help`` lists them.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import re
 import sys
 from pathlib import Path
 
-INSTRUCTOR_COMMANDS = ("release", "check", "grade", "student-pack")
+INSTRUCTOR_COMMANDS = ("release", "check", "grade", "export", "student-pack")
 
 
 def _instructor_cli():
@@ -40,6 +40,18 @@ def _nbgrader_config(notebook: Path):
     return Config()
 
 
+def _test_cells(notebook: Path) -> list[tuple[str, str]]:
+    """``(grade_id, source)`` of each graded test cell of ``notebook``."""
+    import nbformat
+
+    try:
+        nb = nbformat.read(notebook, as_version=4)
+    except Exception:  # noqa: BLE001 - the Validator reports unreadable notebooks itself
+        return []
+    return [(c.metadata["nbgrader"].get("grade_id", "?"), c.source.strip()) for c in nb.cells
+            if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")]
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     """Run nbgrader's Validator on a notebook; print what failed; 0 if nothing did."""
     from nbgrader.validator import Validator
@@ -49,12 +61,20 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(f"validate: no notebook at {notebook}", file=sys.stderr)
         return 2
     results = Validator(config=_nbgrader_config(notebook)).validate(str(notebook))
+    failed = {(c.get("source") or "").strip() for c in results.get("failed", [])}
+    tests = _test_cells(notebook)
+    if not results.get("changed") and not results.get("type_changed"):
+        for name, source in tests:
+            if source not in failed:
+                print(f"passed: {name}")
     if not any(results.values()):
-        print(f"{notebook.name}: every test passes")
+        print(f"{notebook.name}: every test passes ({len(tests)} test cells)")
         return 0
+    names = {source: name for name, source in tests}
     for cell in results.get("failed", []):
-        first = (cell.get("source") or "").splitlines()[:1]
-        print(f"FAILED: {first[0] if first else '(a test cell)'}")
+        source = (cell.get("source") or "").strip()
+        first = source.splitlines()[:1]
+        print(f"FAILED: {names.get(source) or (first[0] if first else '(a test cell)')}")
         error = re.sub(r"\x1b\[[0-9;]*m", "", cell.get("raw_error") or "").strip()
         print("  " + error.replace("\n", "\n  "))
     if results.get("changed"):

@@ -6,6 +6,8 @@
     grade ID SUBMISSIONS --out DIR
                        grade a folder or .zip of submissions in sandboxed, parallel workers:
                        DIR/grades.csv, DIR/feedback/, DIR/gradebook.db, a summary
+    export ID --grades DIR --roster FILE --format canvas|moodle|csv [--to FILE]
+                       the grades as the learning platform's import reads them
     student-pack DIR   write the student edition (exercises, the student-facing library,
                        requirements, Makefile, README) into a new folder DIR
 """
@@ -59,7 +61,7 @@ def cmd_student_pack(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    """Add ``release``, ``check`` and ``grade`` to the parser of ``python -m course_utils``."""
+    """Add ``release``, ``check``, ``student-pack``, ``grade`` and ``export`` to the parser of ``python -m course_utils``."""
     p = sub.add_parser("release", help="regenerate exercises/ from solutions/")
     p.add_argument("ids", nargs="*", metavar="ID", help="exercise ids such as 01_neurons (default: all)")
     p.set_defaults(func=cmd_release)
@@ -74,4 +76,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     grade.add_arguments(p)
     p.set_defaults(func=grade.run)
+    p = sub.add_parser("export", help="grades in the format of Canvas's or Moodle's import, or a plain CSV")
+    from . import lms
+
+    lms.add_arguments(p)
+    p.set_defaults(func=lms.run)
 

@@ -35,7 +35,8 @@ ASSIGNMENT = "01_neurons"
 EXPECTED = {
     "alice": ("ok", 12),  # alice/01_neurons.ipynb, every task right
     "bob": ("ok", 4),  # bob/01_neurons/01_neurons.ipynb, log_softmax and bce_with_logits right
-    "carol": ("ok", 12),  # carol_12345_01_neurons.ipynb, as a learning platform names it
+    "12345": ("ok", 12),  # carol_12345_67890_01_neurons.ipynb, as Canvas names it: keyed on the user id 12345
+    # (issue 18: never on the name, which two students can share)
     "dave": ("not_json", 0),  # a text file named .ipynb
     "erin": ("empty", 0),  # an empty file
     "frank": ("wrong_assignment", 0),  # frank/02_words.ipynb
@@ -80,7 +81,8 @@ def hidden_lines() -> list[str]:
 def read_grades(out: Path) -> dict[str, tuple[str, float, float]]:
     with open(out / "grades.csv", newline="") as handle:
         reader = csv.DictReader(handle)
-        assert reader.fieldnames == ["student_id", "score", "max_score", "status"]
+        assert reader.fieldnames == ["student_id", "score", "max_score", "status", "submitted_at", "late_by",
+                                     "penalty", "final_score"]  # issue 18 added the last four
         return {r["student_id"]: (r["status"], float(r["score"]), float(r["max_score"])) for r in reader}
 
 
@@ -167,6 +169,8 @@ def test_grading_the_fixture_class(tmp_path):
     # the teaching signal: ivan's bce_with_logits sums the losses, a catalogued mistake
     assert summary["mistakes"]["sum instead of mean"]["students"] >= 1
     assert "mistakes the tests recognised" in (out / "summary.txt").read_text()
+    with open(out / "mistakes.csv", newline="") as handle:  # the same counts, for a spreadsheet
+        assert {r["mistake"]: int(r["students"]) for r in csv.DictReader(handle)}["sum instead of mean"] >= 1
     assert (out / "score_histogram.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "students to look at" in (out / "summary.txt").read_text()
 

@@ -51,6 +51,7 @@ from pathlib import Path
 from .. import exercises
 from .collect import (
     MAX_NOTEBOOK_BYTES,
+    student_ids,
     SUSPICIOUS,
     Submission,
     collect,
@@ -71,14 +72,17 @@ from .reports import (
     release_diagnoses,
     write_reports,
 )
+from . import late
+from .late import Deadlines, LateError
 from .runs import Run, RunError
+from .similarity import all_kgrams, similar_pairs, solution_cells, write_similarity
 from .scrub import as_text_block, html_text, scrub, split_hidden
 from .station import Station, grade_one
 
-__all__ = ["MAX_NOTEBOOK_BYTES", "STATUSES", "SUSPICIOUS", "Job", "Limits", "Row", "Station", "Submission",
+__all__ = ["MAX_NOTEBOOK_BYTES", "STATUSES", "SUSPICIOUS", "Deadlines", "Job", "LateError", "Limits", "Row", "Station", "Submission",
            "RunError", "WorkerResult", "add_arguments", "as_text_block", "collect", "csv_cell", "file_checksums", "grade",
            "grade_one", "html_text", "mistake_counts", "parse_size", "pass_rates", "release_diagnoses", "run",
-           "safe_id", "scan_code", "scrub", "split_hidden", "unique_ids", "write_reports"]
+           "safe_id", "scan_code", "scrub", "split_hidden", "student_ids", "unique_ids", "write_reports"]
 
 COURSE_ID = "neurons-to-attention"
 
@@ -86,7 +90,7 @@ COURSE_ID = "neurons-to-attention"
 def grade(assignment_id: str, submissions: Path, out: Path, *, db: str | None = None, jobs: int | None = None,
           memory: int = 2 << 30, timeout: float | None = None, wall: float = 600.0, progress: bool = True,
           root: Path | None = None, scheduler: str | None = None, allow_weak_sandbox: bool = False,
-          mode: str = "auto") -> list[Row]:
+          mode: str = "auto", deadlines: Deadlines | None = None) -> list[Row]:
     """Grade every submission of ``assignment_id`` under ``submissions`` into ``out``.
 
     Args:
@@ -97,6 +101,8 @@ def grade(assignment_id: str, submissions: Path, out: Path, *, db: str | None = 
         scheduler: a Dask scheduler's address (``tcp://HOST:8786``): grade on its workers
             (:mod:`.cluster`); ``allow_weak_sandbox`` keeps workers without the full sandbox.
         mode: ``auto``, ``resume`` or ``regrade`` (see :mod:`.runs`).
+        deadlines: the due date, late policy, times and extensions (:mod:`.late`); the
+            penalties are recomputed on every run, a resumed one included.
 
     Returns:
         one :class:`Row` per student, sorted by student id.
@@ -124,7 +130,8 @@ def grade(assignment_id: str, submissions: Path, out: Path, *, db: str | None = 
     try:
         (out / "logs").mkdir(exist_ok=True)
         with cluster or _local_executor(assignment_id, jobs, out, db, submissions, root) as executor:
-            rows = _grade_with(executor, run, assignment_id, submissions, out, db, limits, progress)
+            rows = _grade_with(executor, run, assignment_id, submissions, out, db, limits, progress,
+                               deadlines or Deadlines())
     finally:
         run.close()
     run.finish(rows)
@@ -140,7 +147,7 @@ def _local_executor(assignment_id: str, jobs: int, out: Path, db: str | None, su
 
 
 def _grade_with(executor, run: Run, assignment_id: str, submissions: Path, out: Path, db: str | None,
-                limits: Limits, progress: bool) -> list[Row]:
+                limits: Limits, progress: bool, deadlines: Deadlines) -> list[Row]:
     """Collect, grade what the run has not graded yet, merge and journal each student as it
     finishes (this thread alone writes), and write the reports."""
     from nbgrader.api import Gradebook
@@ -184,9 +191,32 @@ def _grade_with(executor, run: Run, assignment_id: str, submissions: Path, out: 
             bar.update(1)
             bar.set_postfix_str(f"{sub.student}: {row.status}")
         bar.close()
-    rows.sort(key=lambda r: r.student_id)
+        rows.sort(key=lambda r: r.student_id)
+        for row in rows:  # priced on every run: a resumed student's journalled row too
+            deadlines.price(row)
+        late.write_gradebook(gb, assignment_id, deadlines, rows)
+    ok = [s for s in subs if s.status == "ok"]
+    write_similarity(out / "similarity.csv", _similar(release, assignment_id, ok))
     write_reports(out, assignment_id, rows, time.perf_counter() - started, executor.warnings, diagnoses)
     return rows
+
+
+def _similar(release: Path, assignment_id: str, subs: list[Submission]) -> list:
+    """The similarity pairs of the graded submissions (the release's stub and reference ignored)."""
+    import json
+
+    ignore: set[int] = set()
+    for path in (release / "exercises" / assignment_id / f"{assignment_id}.ipynb",
+                 release / "solutions" / assignment_id / f"{assignment_id}.ipynb"):
+        if path.is_file():
+            ignore |= all_kgrams(solution_cells(json.loads(path.read_text())))
+    students = {}
+    for sub in subs:
+        try:
+            students[sub.student] = solution_cells(json.loads(sub.notebook()))
+        except (ValueError, KeyError, TypeError):
+            continue
+    return similar_pairs(students, ignore)
 
 
 def _put_venv_on_path() -> None:
@@ -230,6 +260,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     again.add_argument("--regrade", dest="mode", action="store_const", const="regrade",
                        help="grade everyone again; the previous outputs move to DIR/history/")
     parser.set_defaults(mode="auto")
+    term = parser.add_argument_group("deadlines (see course_utils.instructor.grade.late)")
+    term.add_argument("--due", metavar="TIME", help="the deadline, ISO 8601 with an offset: 2027-03-01T23:59+01:00")
+    term.add_argument("--timestamps", type=Path, metavar="FILE",
+                      help="student_id,submitted_at (ISO 8601 with an offset), or Moodle's grading worksheet")
+    term.add_argument("--late-policy", metavar="POLICY",
+                      help="RATE%%/(day|hour)[, max P%%][, grace Nm], zero or none (default none)")
+    term.add_argument("--extensions", type=Path, metavar="FILE", help="student_id,due: individual deadlines")
+    term.add_argument("--missing-time", choices=["on-time"],
+                      help="a submission without a time counts as on time (default: an error naming the student)")
+    term.add_argument("--timezone", metavar="ZONE",
+                      help="the zone of times written without one (Moodle's worksheet), e.g. Europe/Berlin")
 
 
 def parse_size(text: str) -> int:
@@ -245,9 +286,14 @@ def run(args: argparse.Namespace) -> int:
     from .cluster import ClusterError
 
     try:
+        deadlines = None
+        if args.due or args.timestamps or args.extensions or args.late_policy:
+            deadlines = late.load(args.due, args.late_policy, args.timestamps, args.extensions, args.missing_time,
+                                  set(student_ids(args.submissions, args.assignment)), args.timezone)
         rows = grade(args.assignment, args.submissions, args.out, db=args.db, jobs=args.jobs,
                      memory=parse_size(args.memory), timeout=args.timeout, wall=args.wall, progress=not args.quiet,
-                     scheduler=args.scheduler, allow_weak_sandbox=args.allow_weak_sandbox, mode=args.mode)
+                     scheduler=args.scheduler, allow_weak_sandbox=args.allow_weak_sandbox, mode=args.mode,
+                     deadlines=deadlines)
     except (ClusterError, RunError, FileNotFoundError, ValueError) as error:
         print(f"grade: {error}", file=sys.stderr)
         return 2

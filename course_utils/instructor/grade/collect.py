@@ -66,12 +66,49 @@ def safe_id(name: str) -> str:
     return cleaned[:100]
 
 
+#: Canvas's bulk download: ``<name>_[late_]<user id>_<submission id>_<file>`` (flat files)
+CANVAS_FILE = re.compile(r"^(?P<name>[^_/]+)_(?:(?P<late>late)_)?(?P<user>\d+)_(?P<submission>\d+)_(?P<file>.+)$")
+#: Moodle's: ``<Full name>_<participant id>_assignsubmission_<plugin>_`` (a folder, or a flat file's prefix)
+MOODLE_NAME = re.compile(r"^(?P<name>.+?)_(?P<user>\d+)_assignsubmission_(?P<plugin>[a-z]+)_?(?P<file>.*)$")
+
+
+def platform_identity(parts: tuple[str, ...]) -> tuple[str, str, str] | None:
+    """``(platform, user id, name)`` when SUBMISSIONS names this entry as Canvas or Moodle
+    download it: the student is then keyed on the user (participant) id, never on the name,
+    which two students can share."""
+    if m := MOODLE_NAME.match(parts[0]):
+        return "moodle", m["user"], m["name"]
+    if len(parts) == 1 and (m := CANVAS_FILE.match(parts[0])):
+        return "canvas", m["user"], m["name"] + (" (marked late by Canvas)" if m["late"] else "")
+    return None
+
+
 def _raw_student(parts: tuple[str, ...]) -> str:
-    """The student's name as SUBMISSIONS gives it: the folder, or a flat file's prefix."""
+    """The student as SUBMISSIONS gives it: the Canvas user id or Moodle participant id of a
+    platform's download, else the folder, or a flat file's prefix."""
+    identity = platform_identity(parts)
+    if identity is not None:
+        return identity[1]
     if len(parts) > 1:
         return parts[0]
     stem = Path(parts[0]).stem
     return stem.split("_", 1)[0] if "_" in stem else stem
+
+
+def student_ids(submissions: Path, assignment_id: str) -> list[str]:
+    """The ids :func:`collect` gives the students of ``submissions`` (cheap: reads no notebook)."""
+    entries, _ = _entries(Path(submissions))
+    entries = _unwrap(entries, assignment_id)
+    return sorted(unique_ids(sorted({_raw_student(parts) for parts, _ in entries})).values())
+
+
+def _unwrap(entries: list, assignment_id: str) -> list:
+    """A zip often wraps everything in one folder: look inside it."""
+    nb_name = f"{assignment_id}.ipynb"
+    while entries and all(len(p) >= 2 for p, _ in entries) and len({p[0] for p, _ in entries}) == 1 \
+            and not any(p[1] in (nb_name, assignment_id) for p, _ in entries) and not MOODLE_NAME.match(entries[0][0][0]):
+        entries = [(p[1:], r) for p, r in entries]
+    return entries
 
 
 def unique_ids(names: list[str]) -> dict[str, str]:
@@ -170,18 +207,21 @@ def collect(assignment_id: str, submissions: Path, release: Path,
     entries, skipped = _entries(submissions)
     notes = [f"skipped unsafe or hidden entry {name}" for name in skipped]
     nb_name = f"{assignment_id}.ipynb"
-    # a zip often wraps everything in one folder: look inside it
-    while entries and all(len(p) >= 2 for p, _ in entries) and len({p[0] for p, _ in entries}) == 1 \
-            and not any(p[1] in (nb_name, assignment_id) for p, _ in entries):
-        entries = [(p[1:], r) for p, r in entries]
+    entries = _unwrap(entries, assignment_id)
     ref = nbformat.read(release, as_version=4)
     candidates: dict[str, list[tuple[int, str, object]]] = {}
     others: dict[str, list[str]] = {}
     ids = unique_ids(sorted({_raw_student(parts) for parts, _ in entries}))
     renamed = {ids[name]: name for name in ids if ids[name] != safe_id(name)}
+    names: dict[str, set[str]] = {}
     for parts, reader in entries:
         rel = "/".join(parts)
         student = ids[_raw_student(parts)]
+        identity = platform_identity(parts)
+        if identity is not None:
+            names.setdefault(student, set()).add(f"{identity[0]} user {identity[1]}: {identity[2]}")
+        if identity is not None and identity[0] == "moodle" and len(parts) == 1:
+            parts = (parts[0], MOODLE_NAME.match(parts[0])["file"] or parts[0])  # a flat Moodle file
         if len(parts) == 1:
             stem = Path(parts[0]).stem
             if not parts[0].endswith(".ipynb"):
@@ -198,6 +238,7 @@ def collect(assignment_id: str, submissions: Path, release: Path,
     result = []
     for student in sorted(set(candidates) | set(others)):
         sub = Submission(student)
+        sub.details += sorted(names.get(student, ()))
         if student in renamed:
             sub.details.append(f"id {student} given to {renamed[student]!r}, whose name cleans to an id already taken")
         found = sorted(candidates.get(student, []), key=lambda c: (c[0], c[1]))

@@ -63,6 +63,14 @@ class Row:
     cells: dict[str, list[float]] = field(default_factory=dict)
     seconds: float = 0.0
     messages: dict[str, str] = field(default_factory=dict)  #: test cell -> first line of its failure
+    submitted_at: str = ""  #: ISO 8601, from --timestamps (empty without one)
+    late_by: float = 0.0  #: hours past the student's deadline
+    penalty: float = 0.0  #: points taken by the late policy
+    final_score: float | None = None  #: score - penalty (None: not priced yet, the score stands)
+
+    @property
+    def final(self) -> float:
+        return self.score if self.final_score is None else self.final_score
 
 
 def first_status(statuses: set[str]) -> str:

@@ -15,6 +15,10 @@ from .jobs import WorkerResult
 from .outcome import Row
 
 
+#: the columns of grades.csv
+GRADES_COLUMNS = ["student_id", "score", "max_score", "status", "submitted_at", "late_by", "penalty", "final_score"]
+
+
 def pass_rates(rows: list[Row]) -> dict[str, float]:
     """Fraction of the graded students who earned full marks on each test cell."""
     counts: dict[str, list[int]] = {}
@@ -60,9 +64,10 @@ def write_reports(out: Path, assignment_id: str, rows: list[Row], seconds: float
     """Write grades.csv, details.csv, summary.json, summary.txt and score_histogram.png; return the summary text."""
     with open(out / "grades.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["student_id", "score", "max_score", "status"])
+        writer.writerow(GRADES_COLUMNS)
         for row in rows:
-            writer.writerow([csv_cell(row.student_id), f"{row.score:g}", f"{row.max_score:g}", row.status])
+            writer.writerow([csv_cell(row.student_id), f"{row.score:g}", f"{row.max_score:g}", row.status,
+                             row.submitted_at, f"{row.late_by:g}", f"{row.penalty:g}", f"{row.final:g}"])
     with open(out / "details.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["student_id", "status", "score", "details", "files"])
@@ -75,14 +80,23 @@ def write_reports(out: Path, assignment_id: str, rows: list[Row], seconds: float
     summary = {
         "assignment": assignment_id, "students": len(rows), "seconds": round(seconds, 1),
         "statuses": dict(sorted(counts.items())), "mean_score": round(sum(scores) / len(scores), 3) if scores else 0,
-        "max_score": rows[0].max_score if rows else 0, "pass_rates": rates, "warnings": warnings,
+        "max_score": rows[0].max_score if rows else 0,
+        "late": sum(r.late_by > 0 for r in rows), "penalty_points": round(sum(r.penalty for r in rows), 4),
+        "pass_rates": rates, "warnings": warnings,
         "not_ok": {r.student_id: {"status": r.status, "details": r.details} for r in rows if r.status != "ok"},
         "mistakes": mistake_counts(rows, diagnoses or {}),
     }
+    with open(out / "mistakes.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["mistake", "students"])
+        for name, mistake in summary["mistakes"].items():
+            writer.writerow([csv_cell(name), mistake["students"]])
     (out / "summary.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False))
     lines = [f"{assignment_id}: {len(rows)} students graded in {seconds:.0f} s; mean score "
              f"{summary['mean_score']:g}/{summary['max_score']:g}",
-             "statuses: " + ", ".join(f"{s} {n}" for s, n in sorted(counts.items())), "",
+             "statuses: " + ", ".join(f"{s} {n}" for s, n in sorted(counts.items())),
+             *([f"late: {summary['late']} students; the late policy took {summary['penalty_points']:g} points "
+                f"(grades.csv: penalty, final_score)"] if summary["late"] else []), "",
              "share of graded students with full marks, per test:"]
     lines += [f"  {cell:<28} {rate:6.1%}" for cell, rate in rates.items()]
     if summary["mistakes"]:

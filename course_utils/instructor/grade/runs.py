@@ -28,6 +28,7 @@ from .reports import csv_cell
 
 #: what a regrade moves into history/<timestamp>/
 PREVIOUS_OUTPUTS = ("grades.csv", "details.csv", "summary.txt", "summary.json", "score_histogram.png", "regrade.csv",
+                    "mistakes.csv", "similarity.csv",
                     "feedback", "autograded", "logs", "journal.jsonl", "run.json")
 MODES = ("auto", "resume", "regrade")
 
