@@ -1,8 +1,9 @@
 """Library of the course "From Neurons to Attention".
 
-Modules: ``data`` (offline corpora), ``models`` (reference implementations),
-``train`` (fit loops), ``viz`` (plots), ``grading`` (helpers of the exercises' tests),
-``exercises`` and ``cli`` (instructor tooling: ``python -m course_utils``).
+Modules: ``data`` (offline corpora), ``text``, ``tasks``, ``models`` (reference
+implementations), ``train`` (fit loops), ``viz`` (plots), ``judge`` (the data-only channel
+between a grader and a student's kernel, and the tests' API), ``cli`` (``python -m
+course_utils``); the instructor's wing, ``instructor``, is left out of the student edition.
 """
 
 __version__ = "0.1.0"

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from gradcheck import check_gradient
 
-from course_utils import grading
 from course_utils.models import neurons
 
 
@@ -76,7 +76,7 @@ def test_mlp_gradients_match_finite_differences():
     params = neurons.init_mlp(3, 4, 4, seed=4)
     _, grads = neurons.mlp_loss_and_grads(X, y, params)
     for name in params:
-        grading.check_gradient(lambda: neurons.mlp_loss_and_grads(X, y, params)[0], params[name], grads[name], name)
+        check_gradient(lambda: neurons.mlp_loss_and_grads(X, y, params)[0], params[name], grads[name], name)
 
 
 def test_mlp_learns_a_separable_problem():
