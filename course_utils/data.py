@@ -249,9 +249,6 @@ def load_peoples_daily(split: str = "train") -> list[list[tuple[str, str]]]:
     return _split_list(_peoples_daily_all(), split)
 
 
-SEGMENTATION_TAGS = ["B", "M", "E", "S"]
-
-
 @lru_cache(maxsize=1)
 def _segmentation_all() -> list[tuple[str, str]]:
     pairs = []

@@ -33,6 +33,7 @@ from torch.nn import functional as F
 from .. import text
 from ..train import History, fit_torch
 from . import attention as attn
+from .bidirectional import reverse_padded
 
 BOS, EOS = "<s>", "</s>"
 ATTENTION = (None, "dot", "scaled", "additive")
@@ -64,18 +65,6 @@ def decode_target(vocab: text.Vocabulary, ids: Sequence[int]) -> str:
 
 
 # --------------------------------------------------------------------------- the model
-
-
-def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Reverse each sequence within its length, leaving the padding at the end.
-
-    ``x``: ``(B, T, ...)``; ``lengths``: ``(B,)``. Applying it twice gives ``x`` back.
-    """
-    T = x.size(1)
-    t = torch.arange(T, device=x.device)[None, :]
-    index = torch.where(t < lengths[:, None], lengths[:, None] - 1 - t, t)  # (B, T)
-    index = index.view(*index.shape, *([1] * (x.dim() - 2))).expand_as(x)
-    return x.gather(1, index)
 
 
 @dataclass
