@@ -85,6 +85,7 @@ __all__ = ["MAX_NOTEBOOK_BYTES", "STATUSES", "SUSPICIOUS", "Deadlines", "Job", "
            "safe_id", "scan_code", "scrub", "split_hidden", "student_ids", "unique_ids", "write_reports"]
 
 COURSE_ID = "neurons-to-attention"
+SIMILAR_PAIRS = 500  #: the most similar pairs written to similarity.csv
 
 
 def grade(assignment_id: str, submissions: Path, out: Path, *, db: str | None = None, jobs: int | None = None,
@@ -216,7 +217,7 @@ def _similar(release: Path, assignment_id: str, subs: list[Submission]) -> list:
             students[sub.student] = solution_cells(json.loads(sub.notebook()))
         except (ValueError, KeyError, TypeError):
             continue
-    return similar_pairs(students, ignore)
+    return similar_pairs(students, ignore, limit=SIMILAR_PAIRS)
 
 
 def _put_venv_on_path() -> None:

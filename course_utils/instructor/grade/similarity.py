@@ -22,11 +22,10 @@ from __future__ import annotations
 import ast
 import csv
 import io
-import itertools
 import keyword
 import tokenize
 import zlib
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -35,41 +34,50 @@ WINDOW = 4  #: winnowing window (every shared run of K + WINDOW - 1 tokens is ca
 COMMON = 0.20  #: fingerprints shared by more than this share of the class are ignored
 
 
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Module)
+_SKIPPED_FIELDS = {"ctx", "type_comment", "kind"}
+
+
+def _is_docstring(node: ast.AST) -> bool:
+    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+
+
 def _tokens_from_ast(tree: ast.AST) -> list[str]:
+    """Node types in source order (depth first), identifiers as positions, docstrings dropped."""
     names: dict[str, str] = {}
-
-    def name(text: str) -> str:
-        return names.setdefault(text, f"#{len(names)}")
-
     out: list[str] = []
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Module)):
-            body = node.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
-                    and isinstance(body[0].value.value, str):
-                node.body = body[1:] or [ast.Pass()]  # a docstring says nothing
-    for node in _walk(tree):
-        out.append(type(node).__name__)
-        if isinstance(node, ast.Name):
-            out.append(name(node.id))
-        elif isinstance(node, ast.arg):
-            out.append(name(node.arg))
-        elif isinstance(node, ast.keyword):
-            out.append(f"{node.arg}=")  # a keyword names the library's parameter: content, not a choice
-        elif isinstance(node, ast.Attribute):
-            out.append("." + node.attr)  # library attributes (np.exp) stay: they are the content
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            out.append(name(node.name))
-        elif isinstance(node, ast.Constant):
-            out.append("STR" if isinstance(node.value, str) else repr(node.value))
+    append = out.append
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        cls = type(node)
+        append(cls.__name__)
+        if cls is ast.Name:
+            append(names.setdefault(node.id, f"#{len(names)}"))
+        elif cls is ast.arg:
+            append(names.setdefault(node.arg, f"#{len(names)}"))
+        elif cls is ast.Attribute:
+            append("." + node.attr)  # library attributes (np.exp) stay: they are the content
+        elif cls is ast.keyword:
+            append(f"{node.arg}=")  # a keyword names the library's parameter: content, not a choice
+        elif cls is ast.Constant:
+            append("STR" if isinstance(node.value, str) else repr(node.value))
+        elif cls in (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef):
+            append(names.setdefault(node.name, f"#{len(names)}"))
+        children: list[ast.AST] = []
+        for name in node._fields:
+            if name in _SKIPPED_FIELDS:
+                continue
+            value = getattr(node, name, None)
+            if isinstance(value, ast.AST):
+                children.append(value)
+            elif isinstance(value, list):
+                items = [v for v in value if isinstance(v, ast.AST)]
+                if name == "body" and isinstance(node, _SCOPES) and items and _is_docstring(items[0]):
+                    items = items[1:]  # a docstring says nothing
+                children.extend(items)
+        stack.extend(reversed(children))
     return out
-
-
-def _walk(node: ast.AST) -> Iterable[ast.AST]:
-    """Depth-first, in source order (``ast.walk`` is breadth-first, which scatters a statement)."""
-    yield node
-    for child in ast.iter_child_nodes(node):
-        yield from _walk(child)
 
 
 def _tokens_from_text(source: str) -> list[str]:
@@ -140,39 +148,46 @@ def all_kgrams(cells: dict[str, str], k: int = K) -> set[int]:
 
 
 def similar_pairs(students: dict[str, dict[str, str]], ignore: set[int] = frozenset(), *, k: int = K,
-                  window: int = WINDOW, common: float = COMMON, minimum: float = 0.0
+                  window: int = WINDOW, common: float = COMMON, minimum: float = 0.0, limit: int | None = None
                   ) -> list[tuple[str, str, float, list[str]]]:
-    """``[(a, b, score, cells)]``, most similar first, for every pair sharing a fingerprint.
+    """``[(a, b, score, cells)]``, most similar first, for the pairs sharing a fingerprint.
 
     Args:
         students: student -> {grade_id: source of the solution cell}.
         ignore: k-gram hashes never counted (the stub's and the reference's).
         common: a fingerprint held by more than this share of the students is ignored.
-        minimum: leave out pairs scoring below this.
+        minimum: leave out pairs scoring below this; limit: keep only the ``limit`` best.
+
+    The shared counts of all pairs at once are one sparse product ``X @ X.T`` (students x
+    fingerprints), which only ever touches pairs that share a fingerprint.
     """
-    prints: dict[str, set[tuple[str, int]]] = {}
-    for student, cells in students.items():
-        fp = fingerprints(cells, k, window)
-        prints[student] = {(gid, h) for gid, hs in fp.items() for h in hs if h not in ignore}
-    holders: dict[tuple[str, int], list[str]] = defaultdict(list)
-    for student, fp in prints.items():
-        for f in fp:
-            holders[f].append(student)
-    limit = max(2, common * len(students))
-    kept: dict[str, set[tuple[str, int]]] = {s: {f for f in fp if len(holders[f]) <= limit} for s, fp in prints.items()}
-    shared: Counter = Counter()
-    for f, who in holders.items():
-        if 2 <= len(who) <= limit:
-            for a, b in itertools.combinations(sorted(who), 2):
-                shared[a, b] += 1
+    import numpy as np
+    from scipy import sparse
+
+    names = sorted(students)
+    prints: list[set[tuple[str, int]]] = []
+    for student in names:
+        fp = fingerprints(students[student], k, window)
+        prints.append({(gid, h) for gid, hs in fp.items() for h in hs if h not in ignore})
+    holders: Counter = Counter(f for fp in prints for f in fp)
+    cap = max(2, common * len(names))
+    columns = {f: i for i, f in enumerate(f for f, n in holders.items() if 2 <= n <= cap)}
+    kept = [{f for f in fp if f in columns} for fp in prints]
+    rows = np.repeat(np.arange(len(names)), [len(fp) for fp in kept])
+    cols = np.fromiter((columns[f] for fp in kept for f in fp), dtype=np.int64, count=len(rows))
+    matrix = sparse.csr_matrix((np.ones(len(rows), dtype=np.int32), (rows, cols)), shape=(len(names), len(columns)))
+    shared = sparse.triu(matrix @ matrix.T, k=1).tocoo()
+    sizes = np.array([len(fp) for fp in kept])
+    union = sizes[shared.row] + sizes[shared.col] - shared.data
+    scores = np.round(shared.data / np.maximum(union, 1), 4)
+    order = np.lexsort((shared.col, shared.row, -scores))
     pairs = []
-    for (a, b), n in shared.items():
-        union = len(kept[a]) + len(kept[b]) - n
-        score = n / union if union else 0.0
-        if score >= minimum:
-            cells = sorted({gid for gid, _ in kept[a] & kept[b]})
-            pairs.append((a, b, round(score, 4), cells))
-    pairs.sort(key=lambda p: (-p[2], p[0], p[1]))
+    for i in order:
+        if scores[i] < minimum or (limit is not None and len(pairs) >= limit):
+            break
+        a, b = int(shared.row[i]), int(shared.col[i])
+        cells = sorted({gid for gid, _ in kept[a] & kept[b]})
+        pairs.append((names[a], names[b], float(scores[i]), cells))
     return pairs
 
 
