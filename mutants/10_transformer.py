@@ -207,5 +207,5 @@ MUTANTS = [
             "Rounding leaves changes of about 1e-16: compare the largest with 1e-8, not with 0."),
     _mutant("positions_verdict", "at most instead of below",
             _VERDICT + "    return 'order-blind' if max(changes) <= 1e-8 else 'order-aware'\n",
-            "A change of exactly 1e-8 is 'order-aware': the rule is strictly below.", named=False),
+            "A change of exactly 1e-8 is 'order-aware': the rule is strictly below."),
 ]

@@ -214,6 +214,7 @@ def verdict_visible() -> list[dict]:
         _case("a small but real change: 2e-5 and 1e-4", [2e-5, 1e-4]),
         _case("the identity permutation, then a real one", [0.0, 0.5]),
         _case("just below the threshold: 9.9e-9", [9.9e-9, 1e-12]),
+        _case("exactly the threshold: 1e-8 is not below it", [1e-8]),
     ]
 
 
@@ -267,7 +268,7 @@ def measure_hidden() -> list[dict]:
 
 def verdict_hidden() -> list[dict]:
     return [
-        _case("hidden: exactly the threshold", [1e-8]),
+        _case("hidden: exactly the threshold, with a zero", [0.0, 1e-8]),
         _case("hidden: one zero", [0.0]),
         _case("hidden: one large", [1.3]),
         _case("hidden: last of five", [0.0, 1e-17, 0.0, 0.0, 4e-6]),
