@@ -89,7 +89,6 @@ def run_dates(kind: str, seed: int, epochs: int) -> dict:
     tgt_vocab = s2s.target_vocabulary([t for _, t in train])
     bos, eos = tgt_vocab.index[s2s.BOS], tgt_vocab.index[s2s.EOS]
     curve_set = [p for pairs in test for p in pairs[:100]]
-    full_set = [p for pairs in test for p in pairs]
 
     def accuracy(model, pairs):
         outputs, _ = s2s.greedy_decode(model, [src_vocab.encode(s) for s, _ in pairs], bos, eos)
