@@ -260,3 +260,15 @@ def test_similarity_csv(tmp_path):
     similarity.write_similarity(tmp_path / "s.csv", [("a", "b", 0.9, ["t1", "t2"]), ("=x", "c", 0.1, ["t1"])])
     assert _rows((tmp_path / "s.csv").read_text()) == [["a", "b", "score", "cells"], ["a", "b", "0.9000", "t1 t2"],
                                                       ["'=x", "c", "0.1000", "t1"]]
+
+
+def test_grade_stops_on_a_bad_line_before_writing_anything(tmp_path, capsys):
+    from course_utils import cli
+
+    times = tmp_path / "times.csv"
+    times.write_text("student_id,submitted_at\n1001,2027-03-01T10:00+01:00\n1002,2027-03-02 09:00\n")
+    out = tmp_path / "out"
+    code = cli.main(["grade", "01_neurons", str(TERM / "canvas"), "--out", str(out), "--due", "2027-03-01T23:59+01:00",
+                     "--timestamps", str(times), "--late-policy", "zero"])
+    assert code == 2 and not out.exists()
+    assert "times.csv line 3: the time '2027-03-02 09:00' has no time zone" in capsys.readouterr().err

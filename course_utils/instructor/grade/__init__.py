@@ -32,7 +32,15 @@ SUBMISSIONS is a folder or a ``.zip`` holding, for each student, ``<student>/<id
    ``DIR/autograded/<student>/<id>.ipynb`` (with hidden tests, for the instructor),
    ``DIR/details.csv`` (what happened to each student, and which files were read),
    ``DIR/summary.txt`` / ``summary.json`` (counts, per-test pass rates, the students
-   whose status is not ``ok``) and ``DIR/score_histogram.png``.
+   whose status is not ``ok``), ``DIR/score_histogram.png``, ``DIR/mistakes.csv`` (how
+   many students made each catalogued mistake) and ``DIR/similarity.csv`` (pairs of
+   submissions for a person to look at, :mod:`.similarity`).
+
+With ``--due`` (and ``--timestamps``, ``--late-policy``, ``--extensions``: :mod:`.late`),
+``grades.csv`` also gives each student's ``submitted_at``, ``late_by``, ``penalty`` and
+``final_score``, recomputed on every run and written to the gradebook's late penalties.
+Canvas and Moodle downloads are keyed on the platform's user (participant) id, never on
+the name (:func:`.collect.platform_identity`).
 
 Grading the same SUBMISSIONS twice gives the same grades: every step is deterministic
 and the gradebook is updated in place.
