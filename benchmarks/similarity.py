@@ -69,7 +69,7 @@ def synthetic_class(size: int, seed: int = 0) -> tuple[dict[str, dict[str, str]]
         students[f"s{i:05d}"] = {task: _noisy(_varied(rng.choice(styles)[task], rng), rng) for task in make_class.TASKS}
     planted = []
     chosen = rng.sample(sorted(students), 2 * PLANTED)
-    for original, copy in zip(chosen[:PLANTED], chosen[PLANTED:]):
+    for original, copy in zip(chosen[:PLANTED], chosen[PLANTED:], strict=True):
         disguised = make_class.near_copy(students[original])
         task = rng.choice(make_class.TASKS)
         disguised[task] = _noisy(disguised[task].replace("# my own work\n", ""), rng, least=0)

@@ -235,7 +235,7 @@ def test_normalisation_ignores_names_comments_and_docstrings():
 def _program(rng: random.Random, n: int = 12) -> str:
     ops = ["+", "-", "*", "/"]
     lines = ["def solve(a, b):", "    acc = np.zeros_like(a)"]
-    for i in range(n):
+    for _ in range(n):
         lines.append(f"    acc = acc {rng.choice(ops)} np.{rng.choice(['exp', 'log1p', 'tanh', 'abs'])}"
                      f"(a * {rng.randint(2, 9)} {rng.choice(ops)} b[{rng.randint(0, 5)}])")
     return "\n".join(lines + ["    return acc"]) + "\n"

@@ -33,7 +33,7 @@ def test_exit_status_on_every_solution_and_stub():
     ids = exercises.assignment_ids()
     notebooks = [ROOT / folder / i / f"{i}.ipynb" for i in ids for folder in ("solutions", "exercises")]
     with ThreadPoolExecutor(2) as pool:  # two cores
-        runs = dict(zip(notebooks, pool.map(_validate, notebooks)))
+        runs = dict(zip(notebooks, pool.map(_validate, notebooks), strict=True))
     wrong = {}
     for notebook, run in runs.items():
         want = 0 if notebook.parts[-3] == "solutions" else 1

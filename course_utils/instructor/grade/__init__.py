@@ -57,19 +57,21 @@ import time
 from pathlib import Path
 
 from .. import exercises
+from . import late
 from .collect import (
     MAX_NOTEBOOK_BYTES,
-    student_ids,
     SUSPICIOUS,
     Submission,
     collect,
     safe_id,
     scan_code,
+    student_ids,
     unique_ids,
 )
 from .executors import LocalExecutor
 from .gradebook import copy_assignment, merge_student
 from .jobs import Job, Limits, WorkerResult
+from .late import Deadlines, LateError
 from .outcome import STATUSES, Row, collection_row, result_row
 from .reports import (
     csv_cell,
@@ -80,11 +82,9 @@ from .reports import (
     release_diagnoses,
     write_reports,
 )
-from . import late
-from .late import Deadlines, LateError
 from .runs import Run, RunError
-from .similarity import all_kgrams, similar_pairs, solution_cells, write_similarity
 from .scrub import as_text_block, html_text, scrub, split_hidden
+from .similarity import all_kgrams, similar_pairs, solution_cells, write_similarity
 from .station import Station, grade_one
 
 __all__ = ["MAX_NOTEBOOK_BYTES", "STATUSES", "SUSPICIOUS", "Deadlines", "Job", "LateError", "Limits", "Row", "Station", "Submission",

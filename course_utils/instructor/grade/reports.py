@@ -14,7 +14,6 @@ from pathlib import Path
 from .jobs import WorkerResult
 from .outcome import Row
 
-
 #: the columns of grades.csv
 GRADES_COLUMNS = ["student_id", "score", "max_score", "status", "submitted_at", "late_by", "penalty", "final_score"]
 

@@ -26,7 +26,6 @@ import keyword
 import tokenize
 import zlib
 from collections import Counter
-from collections.abc import Iterable
 from pathlib import Path
 
 K = 10  #: tokens per k-gram
