@@ -17,8 +17,8 @@ All train with ``s2s.train_seq2seq`` (batches of 64, rate decayed linearly, grad
 clipped at 1) for ``--epochs`` passes. After every pass the exact match of greedy decoding is
 measured on the first 100 test pairs of each language (the curve), and at the end on all of
 them. Training time is recorded both as wall-clock and as the process's CPU time without the
-evaluations; runs use one thread, so CPU time is the cost on one core and does not depend on
-what else the machine runs.
+evaluations; runs use one thread, so CPU time is the cost on one core and depends much less
+than wall-clock time on what else the machine runs.
 
 Language model (``task: "lm"``), Chapter 3's BBC News characters: ``gru_lm`` (embedding 32,
 GRU of 256) and ``transformer_lm`` (d_model 96, 4 heads, 3 layers, feed-forward 384, learned
