@@ -273,3 +273,13 @@ def test_an_interrupted_run_resumes_and_a_finished_one_regrades(subset, tmp_path
         changes = {r["student_id"]: r for r in csv.DictReader(handle)}
     assert set(changes) == set(STUDENTS)
     assert all(r["old_score"] == r["new_score"] and r["cells_changed"] == "" for r in changes.values())
+
+
+def test_a_student_whose_grading_fails_on_every_try_gets_error_with_the_reason(cluster):
+    from course_utils.instructor.grade.collect import Submission
+
+    with DaskExecutor(cluster.address, ASSIGNMENT) as executor:  # a job that breaks the task itself
+        outcomes = list(executor.run([Submission("broken")], lambda sub: Job(ASSIGNMENT, sub.student, None, 0)))
+    ((sub, result, note),) = outcomes
+    assert sub.student == "broken" and result is None
+    assert note.startswith("grading failed on every try: TypeError"), note

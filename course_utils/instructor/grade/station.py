@@ -76,12 +76,18 @@ class Station:
 
     def grade_one(self, job: Job) -> WorkerResult:
         """Grade one student: a scratch course, a worker's autograde under the sandbox, the
-        processes it left killed, and the outcome read back as data."""
+        processes it left killed, and the outcome read back as data. The scratch course and
+        the kernel's folder are removed whatever happens, so the job can be tried again."""
         start = time.perf_counter()
-        course = self._scratch_course(job)
+        course = self.base / "courses" / job.student
         kdir = self.base / "kernels" / f"k{job.index}"
-        kdir.mkdir(parents=True, mode=0o700)
-        os.chmod(kdir.parent, 0o711)
+        try:
+            return self._grade_in(job, self._scratch_course(job), self._kernel_dir(kdir), start)
+        finally:
+            shutil.rmtree(kdir, ignore_errors=True)
+            shutil.rmtree(course, ignore_errors=True)
+
+    def _grade_in(self, job: Job, course: Path, kdir: Path, start: float) -> WorkerResult:
         task = WorkerTask(str(course), job.assignment, job.student, str(self._policy(job, course, kdir)),
                           job.limits.timeout)
         note = self.pool.grade(task.save(course / "task.json"), timeout=job.limits.wall * 1.5 + 120)
@@ -94,18 +100,24 @@ class Station:
         _check_canaries(result)
         if note.strip():
             result.log += "\n" + note
-        result.seconds = time.perf_counter() - start
         if not result_file.is_file():
             result.log += "\nno result: the worker did not finish this student"
-        shutil.rmtree(kdir, ignore_errors=True)
-        shutil.rmtree(course, ignore_errors=True)
+        result.seconds = time.perf_counter() - start
         return result
+
+    def _kernel_dir(self, kdir: Path) -> Path:
+        kdir.parent.mkdir(exist_ok=True)
+        os.chmod(kdir.parent, 0o711)
+        shutil.rmtree(kdir, ignore_errors=True)  # left by an earlier try of the same job
+        kdir.mkdir(mode=0o700)
+        return kdir
 
     def _scratch_course(self, job: Job) -> Path:
         """A copy of the release's course (without the student version of the exercise) with
         the student's notebook submitted."""
         (self.base / "courses").mkdir(exist_ok=True, mode=0o700)
         course = self.base / "courses" / job.student
+        shutil.rmtree(course, ignore_errors=True)  # left by an earlier try of the same job
         shutil.copytree(self.template, course, ignore=shutil.ignore_patterns("exercises"))
         os.chmod(course, 0o700)
         dest = course / "submitted" / job.student / job.assignment
