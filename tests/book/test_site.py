@@ -16,6 +16,7 @@ from urllib.error import HTTPError
 from urllib.parse import urldefrag
 from urllib.request import urlopen
 
+import numpy as np
 import pytest
 from browser import chromium, find_chromium, leaves_origin, serve
 
@@ -268,3 +269,66 @@ def test_no_page_prints_a_generator_object(site, pages):
              for match in [pattern.search(html_lib.unescape((site / page).read_text(encoding="utf-8")))]
              if match]
     assert not found, "object reprs in pages:\n" + "\n".join(found)
+
+
+_DARK = "return [document.documentElement.dataset.theme, matchMedia('(prefers-color-scheme: dark)').matches];"
+_DIAGRAMS = """
+return Array.from(document.querySelectorAll('main img'))
+  .filter(img => /\\.svg$/.test(new URL(img.currentSrc || img.src).pathname))
+  .map(img => { img.scrollIntoView({block: 'center'});
+                return {src: img.currentSrc || img.src, width: img.getBoundingClientRect().width,
+                        loaded: img.naturalWidth > 0}; });
+"""
+
+
+def _smallest_text_ratio(svg: str) -> float:
+    """The smallest font size of an SVG over its viewBox width."""
+    width = float(re.search(r'viewBox="[-\d.]+[ ,]+[-\d.]+[ ,]+([\d.]+)', svg).group(1))
+    sizes = [float(s) for s in re.findall(r'font-size(?:="|:\s*)([\d.]+)', svg)]
+    return min(sizes) / width
+
+
+@pytest.mark.parametrize("how", ["toggle", "system"])
+def test_diagrams_read_in_dark_mode_on_a_phone(browser, base_url, pages, how):
+    """With the theme's dark toggle, or a system in dark mode, at 390 px: every diagram loads,
+    keeps its light background with dark text on it, and its smallest text is at least 8 CSS px."""
+    from io import BytesIO
+
+    import matplotlib.image as mpimg
+    from selenium.webdriver.common.by import By
+
+    chapters = [p for p in pages if p.startswith("chapters/")]
+    browser.viewport(*PHONE)
+    if how == "system":
+        browser.driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {
+            "features": [{"name": "prefers-color-scheme", "value": "dark"}]})
+    problems, seen = [], 0
+    try:
+        for page in chapters:
+            browser.visit(base_url + page)
+            if how == "toggle":  # what the theme's toggle stores, then the page as it loads
+                browser.driver.execute_script("localStorage.setItem('mode', 'dark');")
+                browser.visit(base_url + page)
+            theme, system_dark = browser.driver.execute_script(_DARK)
+            assert theme == "dark", f"{page}: the theme is {theme!r} ({how}, system dark: {system_dark})"
+            for image, element in zip(browser.driver.execute_script(_DIAGRAMS),
+                                      [e for e in browser.driver.find_elements(By.CSS_SELECTOR, "main img")
+                                       if e.get_attribute("src").endswith(".svg")], strict=True):
+                seen += 1
+                name = image["src"].rsplit("/", 1)[1]
+                if not image["loaded"]:
+                    problems.append(f"{page}: {name} did not load")
+                    continue
+                smallest = image["width"] * _smallest_text_ratio(urlopen(image["src"]).read().decode())
+                if smallest < 8:
+                    problems.append(f"{page}: {name}'s smallest text is {smallest:.1f} CSS px")
+                pixels = mpimg.imread(BytesIO(element.screenshot_as_png))[..., :3].mean(axis=-1)
+                if np.median(pixels) < 0.6 or np.quantile(pixels, 0.005) > 0.45:
+                    problems.append(f"{page}: {name} reads badly (median {np.median(pixels):.2f}, "
+                                    f"darkest 0.5% {np.quantile(pixels, 0.005):.2f})")
+    finally:
+        browser.driver.execute_script("localStorage.removeItem('mode');")
+        browser.driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
+        browser.reset_viewport()
+    assert seen >= len(chapters), f"only {seen} diagrams found in {len(chapters)} chapters"
+    assert not problems, "\n".join(problems)
