@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -65,12 +65,12 @@ def minibatches(n: int, batch_size: int, rng: np.random.Generator, shuffle: bool
         yield order[start : start + batch_size]
 
 
-def _run_epochs(epochs: int, one_epoch: Callable[[], float], evaluate, progress, desc: str) -> History:
+def _run_epochs(epochs: int, one_epoch: Callable[[int], float], evaluate, progress, desc: str) -> History:
     history = History()
     start = time.perf_counter()
     bar = tqdm(range(epochs), desc=desc, disable=not show_progress(progress), leave=False)
-    for _ in bar:
-        loss = one_epoch()
+    for epoch in bar:
+        loss = one_epoch(epoch)
         metrics = evaluate() if evaluate else {}
         history.record(loss, metrics)
         bar.set_postfix(loss=f"{loss:.4f}", **{k: f"{v:.4f}" for k, v in metrics.items()})
@@ -101,7 +101,7 @@ def fit_numpy(
     """
     rng = np.random.default_rng(seed)
 
-    def one_epoch() -> float:
+    def one_epoch(epoch: int) -> float:
         total = 0.0
         for idx in minibatches(len(X), batch_size, rng):
             loss, grads = loss_and_grads(X[idx], y[idx], params)
@@ -117,7 +117,7 @@ def fit_torch(
     model,
     loss_fn: Callable,
     optimizer,
-    batches: Callable[[], Iterator[tuple]],
+    batches: Callable[[int], Iterable[tuple]],
     *,
     epochs: int = 10,
     clip: float | None = None,
@@ -127,15 +127,16 @@ def fit_torch(
     """Train a PyTorch model: for each batch, ``loss_fn(model(*inputs), target)``, backward, step.
 
     Args:
-        batches: called once per epoch; yields ``(inputs, target)`` with ``inputs`` a tuple.
+        batches: called at the start of each epoch with its index (0, 1, ...); yields
+            ``(inputs, target)`` with ``inputs`` a tuple (the index seeds a fresh shuffle).
         clip: if given, the gradient norm is clipped to this value before each step.
     """
     import torch
 
-    def one_epoch() -> float:
+    def one_epoch(epoch: int) -> float:
         model.train()
         total, count = 0.0, 0
-        for inputs, target in batches():
+        for inputs, target in batches(epoch):
             optimizer.zero_grad()
             loss = loss_fn(model(*inputs), target)
             loss.backward()

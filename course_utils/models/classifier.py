@@ -70,10 +70,8 @@ def train_classifier(model: nn.Module, ids: Sequence[Sequence[int]], labels: Seq
     per epoch in ``History.metrics["val_accuracy"]`` when ``val=(ids, labels)`` is given."""
     torch.manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    epoch = iter(range(10**9))
-
-    def batches():
-        for x, lengths, y in text.batches(ids, labels, batch_size, seed=seed + next(epoch), max_len=max_len):
+    def batches(epoch: int):
+        for x, lengths, y in text.batches(ids, labels, batch_size, seed=seed + epoch, max_len=max_len):
             yield (x, lengths), y
 
     evaluate = (lambda: {"val_accuracy": accuracy(model, *val, max_len=max_len)}) if val else None

@@ -202,10 +202,8 @@ def train_seq2seq(model: Seq2Seq, src_ids: Sequence[Sequence[int]], tgt_ids: Seq
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     steps = epochs * math.ceil(len(src_ids) / batch_size)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: max(1 - i / steps, 0.02))
-    epoch = iter(range(10**9))
-
-    def batches():
-        for src, lengths, index in text.batches(src_ids, np.arange(len(src_ids)), batch_size, seed=seed + next(epoch)):
+    def batches(epoch: int):
+        for src, lengths, index in text.batches(src_ids, np.arange(len(src_ids)), batch_size, seed=seed + epoch):
             tgt, _ = text.pad_batch([tgt_ids[i] for i in index.tolist()])
             yield (src, lengths, tgt[:, :-1]), tgt[:, 1:]
             schedule.step()

@@ -195,12 +195,9 @@ def train_tagger(model: nn.Module, ids: Sequence[Sequence[int]], tags: Sequence[
     end = lr if lr_end is None else lr_end
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: max(end / lr, 1 - (1 - end / lr) * step / total))
-    epoch = iter(range(10**9))
-
-    def batches():
-        e = next(epoch)
-        order = epoch_sentences(len(ids), per_epoch, e, seed)
-        for batch in tag_batches(ids, tags, batch_size, order, seed=seed + e):
+    def batches(epoch: int):
+        order = epoch_sentences(len(ids), per_epoch, epoch, seed)
+        for batch in tag_batches(ids, tags, batch_size, order, seed=seed + epoch):
             yield batch
             schedule.step()  # runs after the optimizer's step on this batch
 

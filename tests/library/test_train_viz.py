@@ -38,7 +38,7 @@ def test_fit_torch_trains_a_linear_model():
     model = torch.nn.Linear(2, 2).double()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
     history = train.fit_torch(model, torch.nn.functional.cross_entropy, optimizer,
-                              lambda: [((X[i:i + 20],), y[i:i + 20]) for i in range(0, 100, 20)],
+                              lambda epoch: [((X[i:i + 20],), y[i:i + 20]) for i in range(0, 100, 20)],
                               epochs=10, clip=1.0, progress=False)
     assert history.loss[-1] < history.loss[0]
     assert not model.training
