@@ -113,6 +113,24 @@ def fit_numpy(
     return _run_epochs(epochs, one_epoch, evaluate, progress, "epochs")
 
 
+def linear_decay(optimizer, steps: float, end_factor: float):
+    """A learning-rate schedule: every group's initial rate times a factor that falls linearly
+    from 1 at step 0 to ``end_factor`` at step ``steps``, then stays there.
+
+    This is :class:`torch.optim.lr_scheduler.LinearLR`'s schedule written in closed form,
+    ``max(end_factor, 1 - (1 - end_factor) * step / steps)``: ``steps`` may be fractional (a
+    run can reach its floor before its last step), and no rounding error builds up over the
+    run, as it does in ``LinearLR``'s step-by-step ratios. Call ``.step()`` after each
+    optimizer step (:func:`fit_torch` does, given it as ``schedule``).
+    """
+    import torch
+
+    if steps <= 0 or not 0 <= end_factor <= 1:
+        raise ValueError(f"linear_decay needs steps > 0 and 0 <= end_factor <= 1, got {steps=}, {end_factor=}")
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: max(end_factor, 1 - (1 - end_factor) * step / steps))
+
+
 def fit_torch(
     model,
     loss_fn: Callable,
@@ -121,6 +139,7 @@ def fit_torch(
     *,
     epochs: int = 10,
     clip: float | None = None,
+    schedule=None,
     evaluate: Callable[[], dict[str, float]] | None = None,
     progress: bool | None = None,
 ) -> History:
@@ -130,6 +149,8 @@ def fit_torch(
         batches: called at the start of each epoch with its index (0, 1, ...); yields
             ``(inputs, target)`` with ``inputs`` a tuple (the index seeds a fresh shuffle).
         clip: if given, the gradient norm is clipped to this value before each step.
+        schedule: a learning-rate scheduler (e.g. :func:`linear_decay`), stepped after each
+            optimizer step.
     """
     import torch
 
@@ -143,6 +164,8 @@ def fit_torch(
             if clip is not None:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
             optimizer.step()
+            if schedule is not None:
+                schedule.step()
             total += loss.item() * len(target)
             count += len(target)
         model.eval()

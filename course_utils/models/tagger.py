@@ -25,7 +25,7 @@ from torch import nn
 
 from .. import text
 from ..data import words_from_bmes as bmes_to_words
-from ..train import History, fit_torch
+from ..train import History, fit_torch, linear_decay
 from .bidirectional import bidirectional_outputs, reverse_padded
 
 TAGS = "BMES"
@@ -183,16 +183,13 @@ def train_tagger(model: nn.Module, ids: Sequence[Sequence[int]], tags: Sequence[
     per_epoch = sentences_per_epoch or len(ids)
     total = epochs * -(-per_epoch // batch_size)  # batches in the whole run, about
     end = lr if lr_end is None else lr_end
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: max(end / lr, 1 - (1 - end / lr) * step / total))
+    schedule = linear_decay(optimizer, total, end / lr)
     def batches(epoch: int):
         order = epoch_sentences(len(ids), per_epoch, epoch, seed)
-        for batch in tag_batches(ids, tags, batch_size, order, seed=seed + epoch):
-            yield batch
-            schedule.step()  # runs after the optimizer's step on this batch
+        yield from tag_batches(ids, tags, batch_size, order, seed=seed + epoch)
 
-    return fit_torch(model, tagging_loss, optimizer, batches, epochs=epochs, clip=clip, evaluate=evaluate,
-                     progress=progress)
+    return fit_torch(model, tagging_loss, optimizer, batches, epochs=epochs, clip=clip, schedule=schedule,
+                     evaluate=evaluate, progress=progress)
 
 
 # --------------------------------------------------------------------------- prediction

@@ -25,8 +25,10 @@ from torch import nn
 from tqdm import tqdm
 
 from ..text import Vocabulary
-from ..train import History, set_seed, show_progress
+from ..train import History, linear_decay, set_seed, show_progress
 from .neurons import sigmoid
+
+LR_FLOOR = 1e-4  # train_sgns's learning rate never falls below this fraction of its start
 
 # --------------------------------------------------------------------------- training pairs
 
@@ -315,7 +317,8 @@ def train_sgns(
     threads: int | None = 1,
     progress: bool | None = None,
 ) -> SGNSResult:
-    """Train :class:`SkipGramNS` on ``corpus`` with SGD, the learning rate decaying linearly to 0.
+    """Train :class:`SkipGramNS` on ``corpus`` with SGD, the learning rate decaying linearly towards
+    0 over the run (held at ``LR_FLOOR`` times ``lr`` at the very end, like word2vec's ``min_alpha``).
 
     The loss is summed over a mini-batch, so each pair moves the vectors it touches by
     ``lr`` times its own gradient, as in word2vec's per-pair updates.
@@ -347,7 +350,8 @@ def _train_sgns(corpus, dim, window, negative, sample, epochs, lr, batch_size, s
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     epoch_data = [epoch_pairs(corpus, window, sample, rng) for _ in range(epochs)]
     total_steps = sum(-(-len(p) // batch_size) for p in epoch_data)
-    history, step = History(), 0
+    schedule = linear_decay(optimizer, (1 - LR_FLOOR) * total_steps, LR_FLOOR)  # slope lr / total_steps
+    history = History()
     start = time.perf_counter()
     bar = tqdm(total=total_steps, desc="SGNS", disable=not show_progress(progress), leave=False)
     for pairs in epoch_data:
@@ -357,15 +361,13 @@ def _train_sgns(corpus, dim, window, negative, sample, epochs, lr, batch_size, s
         negatives = negatives.view(-1, negative)
         total = 0.0
         for begin in range(0, len(pairs), batch_size):
-            for group in optimizer.param_groups:
-                group["lr"] = lr * max(1.0 - step / total_steps, 1e-4)
             batch = pairs[begin : begin + batch_size]
             loss = model(batch[:, 0], batch[:, 1], negatives[begin : begin + batch_size]).sum()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+            schedule.step()
             total += loss.item()
-            step += 1
             bar.update()
         history.record(total / len(pairs))
         bar.set_postfix(loss=f"{history.loss[-1]:.3f}")

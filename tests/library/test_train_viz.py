@@ -5,6 +5,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import numpy as np
+import pytest
 import torch
 
 from course_utils import train, viz
@@ -42,6 +43,46 @@ def test_fit_torch_trains_a_linear_model():
                               epochs=10, clip=1.0, progress=False)
     assert history.loss[-1] < history.loss[0]
     assert not model.training
+
+
+def test_linear_decay_falls_to_its_floor_then_holds():
+    param = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([param], lr=0.5)
+    schedule = train.linear_decay(optimizer, steps=8, end_factor=0.25)
+    rates = []
+    for _ in range(12):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    expected = [0.5 * max(0.25, 1 - 0.75 * k / 8) for k in range(12)]
+    assert np.allclose(rates, expected, rtol=0, atol=1e-15)
+    assert rates[0] == 0.5 and rates[8:] == [0.125] * 4
+    # fractional steps: the floor is reached part-way, as seq2seq's 2% at 98% of the run
+    optimizer = torch.optim.SGD([param], lr=1.0)
+    schedule = train.linear_decay(optimizer, steps=0.98 * 100, end_factor=0.02)
+    for _ in range(50):
+        optimizer.step()
+        schedule.step()
+    assert abs(optimizer.param_groups[0]["lr"] - 0.5) < 1e-12
+    for bad in ({"steps": 0, "end_factor": 0.1}, {"steps": 10, "end_factor": 1.5}):
+        with pytest.raises(ValueError, match="linear_decay needs"):
+            train.linear_decay(optimizer, **bad)
+
+
+def test_fit_torch_steps_the_schedule_once_per_batch():
+    x = torch.randn(40, 3)
+    y = x @ torch.tensor([1.0, -2.0, 0.5])
+    model = torch.nn.Linear(3, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    schedule = train.linear_decay(optimizer, steps=100, end_factor=0.0)
+
+    def batches(epoch):
+        for i in range(0, 40, 10):  # 4 batches an epoch
+            yield (x[i : i + 10],), y[i : i + 10]
+
+    train.fit_torch(model, lambda out, t: ((out.squeeze(1) - t) ** 2).mean(), optimizer, batches,
+                    epochs=3, schedule=schedule, progress=False)
+    assert abs(optimizer.param_groups[0]["lr"] - 0.1 * (1 - 12 / 100)) < 1e-12
 
 
 def test_minibatches_cover_every_index_once():
