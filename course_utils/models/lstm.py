@@ -18,6 +18,8 @@ i, f, g, o, so ``weight_ih`` is ``(4H, D)``, ``weight_hh`` is ``(4H, H)`` and bo
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from .gru import module_weights
@@ -125,11 +127,6 @@ def lstm_parameter_count(input_size: int, hidden_size: int, num_layers: int = 1,
     For one layer without projection: ``4H(D + H) + 8H`` (two biases per gate, as PyTorch keeps
     ``bias_ih`` and ``bias_hh`` separately although only their sum matters).
     """
-    total = 0
-    for shape in lstm_parameter_shapes(input_size, hidden_size, num_layers, bidirectional, proj_size).values():
-        size = 1
-        for dim in shape:
-            size *= dim
-        total += size
-    return total
+    shapes = lstm_parameter_shapes(input_size, hidden_size, num_layers, bidirectional, proj_size)
+    return sum(math.prod(shape) for shape in shapes.values())
 

@@ -34,8 +34,6 @@ def relu(z: np.ndarray) -> np.ndarray:
     return np.maximum(z, 0)
 
 
-ACTIVATIONS = {"identity": lambda z: z, "sigmoid": sigmoid, "tanh": np.tanh, "relu": relu}
-
 
 # --------------------------------------------------------------------------- output layers and losses
 
