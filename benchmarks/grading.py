@@ -9,7 +9,7 @@ with every task done right (12/12), as a student hands it in. The same class is 
 three ways in one run:
 
 - plain ``nbgrader autograde 01_neurons`` (the ``nbgrader`` command itself) in an nbgrader
-  course directory (made with ``course_utils.instructor.exercises.scratch_course``, with the copies
+  course directory (made with ``course_utils.instructor.course.scratch_course``, with the copies
   collected by ``course_utils.instructor.grade.collect`` into ``submitted/<student>/01_neurons/``):
   only the autograde command is timed, as an instructor who has already released the
   assignment would run it. ``nbgrader generate_feedback`` is timed after it and reported
@@ -18,7 +18,7 @@ three ways in one run:
   timed from the command's start to its end: collecting, the sandboxed workers, the merge
   into the gradebook, feedback with hidden tests removed, and the reports. As for
   nbgrader, the release is made before the clock starts (``grade`` keeps it in its release
-  cache, ``course_utils.instructor.exercises.cached_release``);
+  cache, ``course_utils.instructor.release.cached_release``);
 - ``grade --jobs 2`` once more with an empty release cache, as on a new machine: the
   clock then includes generating the release (reported, not used in the ratios).
 
@@ -51,7 +51,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import write_result  # noqa: E402
-from course_utils.instructor import exercises, grade  # noqa: E402
+from course_utils.instructor import grade  # noqa: E402
+from course_utils.instructor.course import scratch_course, venv_environ  # noqa: E402
+from course_utils.instructor.release import cached_release  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "01_neurons"
@@ -88,7 +90,7 @@ def run_grade(class_dir: Path, out: Path, jobs: int, *extra: str, **env: str) ->
     """``python -m course_utils grade`` on the class; ``{student: score}`` of the rows with status ok."""
     proc = subprocess.run([sys.executable, "-m", "course_utils", "grade", ASSIGNMENT, str(class_dir), "--out",
                            str(out), "--jobs", str(jobs), "--quiet", *extra], cwd=ROOT, capture_output=True, text=True,
-                          env=exercises.venv_environ(**env), timeout=7200)
+                          env=venv_environ(**env), timeout=7200)
     if proc.returncode != 0:
         raise SystemExit(f"grade --jobs {jobs} {' '.join(extra)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     with open(out / "grades.csv", newline="") as handle:
@@ -107,7 +109,7 @@ class LocalDask:
             port = probe.getsockname()[1]
         self.address = f"tcp://127.0.0.1:{port}"
         dask = str(Path(sys.executable).parent / "dask")
-        env = exercises.venv_environ()
+        env = venv_environ()
         self.procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
                                         "--dashboard-address", "127.0.0.1:0", "--no-show"], cwd=ROOT, env=env,
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)]
@@ -140,7 +142,7 @@ class LocalDask:
 def plain_nbgrader(args: list[str], course: Path) -> None:
     """The ``nbgrader`` command of this environment, as an instructor types it."""
     command = [str(Path(sys.executable).parent / "nbgrader"), *args]
-    proc = subprocess.run(command, cwd=course, capture_output=True, text=True, env=exercises.venv_environ(),
+    proc = subprocess.run(command, cwd=course, capture_output=True, text=True, env=venv_environ(),
                           timeout=7200)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
@@ -151,7 +153,7 @@ def run_nbgrader(class_dir: Path) -> tuple[dict, dict, dict[str, float]]:
     course directory; the timings of both and ``{student: score}``."""
     from nbgrader.api import Gradebook
 
-    with exercises.scratch_course(ASSIGNMENT, ROOT) as course:  # release and gradebook: not timed
+    with scratch_course(ASSIGNMENT, ROOT) as course:  # release and gradebook: not timed
         release = course / "exercises" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
         subs, _ = grade.collect(ASSIGNMENT, class_dir, release)
         for sub in subs:
@@ -225,7 +227,7 @@ def main() -> None:
         students = make_class(class_dir, submission, args.copies)
         autograde, feedback, scores = run_nbgrader(class_dir)
         runs = [(autograde, scores)]
-        exercises.cached_release(ASSIGNMENT, ROOT)  # made before the clock starts, as nbgrader's release is
+        cached_release(ASSIGNMENT, ROOT)  # made before the clock starts, as nbgrader's release is
         for jobs in (1, 2):
             row, scores = timed(f"grade --jobs {jobs}", lambda j=jobs: run_grade(class_dir, Path(tmp) / f"out{j}", j))
             runs.append((row, scores))

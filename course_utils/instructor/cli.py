@@ -18,11 +18,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import exercises
+from . import check, course, release
 
 
 def _ids(given: list[str]) -> list[str]:
-    known = exercises.assignment_ids()
+    known = course.assignment_ids()
     unknown = [i for i in given if i not in known]
     if unknown:
         raise SystemExit(f"unknown exercise(s) {', '.join(unknown)}; known: {', '.join(known)}")
@@ -31,15 +31,15 @@ def _ids(given: list[str]) -> list[str]:
 
 def cmd_release(args: argparse.Namespace) -> int:
     for assignment_id in _ids(args.ids):
-        path = exercises.release(assignment_id)
-        print(f"released {assignment_id} -> {path.relative_to(exercises.repo_root())}")
+        path = release.release(assignment_id)
+        print(f"released {assignment_id} -> {path.relative_to(course.repo_root())}")
     return 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     reports = []
     for assignment_id in _ids(args.ids):
-        report = exercises.check(assignment_id)
+        report = check.check(assignment_id)
         print(report, flush=True)
         reports.append(report)
     failed = [r.assignment_id for r in reports if not r.ok]

@@ -15,7 +15,7 @@ import re
 import shutil
 from pathlib import Path
 
-from .exercises import repo_root
+from .course import repo_root
 
 #: the packages a student needs (the repository's pins are reused): no book builder, no test tools
 STUDENT_PACKAGES = ("torch", "numpy", "scipy", "matplotlib", "scikit-learn", "gensim", "tqdm", "jupyterlab",

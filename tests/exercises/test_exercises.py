@@ -7,9 +7,9 @@ import sys
 import nbformat
 import pytest
 
-from course_utils.instructor import exercises
+from course_utils.instructor import check, course
 
-IDS = exercises.assignment_ids()
+IDS = course.assignment_ids()
 
 
 def test_there_are_exercises():
@@ -19,7 +19,7 @@ def test_there_are_exercises():
 @pytest.mark.slow
 @pytest.mark.parametrize("assignment_id", IDS)
 def test_exercise_passes_its_check(assignment_id):
-    report = exercises.check(assignment_id)
+    report = check.check(assignment_id)
     print(report)
     assert report.ok, str(report)
     assert any("release scores 0/" in line for line in report.lines)
@@ -27,7 +27,7 @@ def test_exercise_passes_its_check(assignment_id):
 
 @pytest.mark.parametrize("assignment_id", IDS)
 def test_mutant_catalogue_is_large_enough(assignment_id):
-    mutants = exercises.load_mutants(assignment_id)
+    mutants = check.load_mutants(assignment_id)
     assert len(mutants) >= 8
     assert all(m.caught_by for m in mutants)
 
@@ -80,21 +80,21 @@ def test_recorded_values_hold_no_code_and_no_hidden_case(root):
 
 
 def test_an_uncaught_mutant_is_reported(root):
-    harmless = exercises.Mutant("a correct log_softmax", "def log_softmax(z):\n"
+    harmless = check.Mutant("a correct log_softmax", "def log_softmax(z):\n"
                                 "    m = z.max(axis=-1, keepdims=True)\n"
                                 "    return z - m - np.log(np.exp(z - m).sum(axis=-1, keepdims=True))\n",
                                 ["test_log_softmax"])
-    broken = exercises.Mutant("code that does not run", "def log_softmax(z) return 1", ["test_log_softmax"])
-    unnamed = exercises.Mutant("named by no one", "def log_softmax(z):\n    return z\n", ["test_log_softmax"],
+    broken = check.Mutant("code that does not run", "def log_softmax(z) return 1", ["test_log_softmax"])
+    unnamed = check.Mutant("named by no one", "def log_softmax(z):\n    return z\n", ["test_log_softmax"],
                                task="log_softmax", named_by="test_log_softmax", diagnosis="A diagnosis nobody gives.")
-    report = exercises.Report("01_neurons")
-    exercises.check_mutants(report, root / "solutions" / "01_neurons" / "01_neurons.ipynb", [harmless, broken, unnamed])
+    report = check.Report("01_neurons")
+    check.check_mutants(report, root / "solutions" / "01_neurons" / "01_neurons.ipynb", [harmless, broken, unnamed])
     assert not report.ok
     assert any("'a correct log_softmax' passes ['test_log_softmax']" in p for p in report.problems)
     assert any("'code that does not run' does not run: SyntaxError" in p for p in report.problems)
     assert any("'named by no one' is not named by the visible test of test_log_softmax" in p for p in report.problems)
-    twice = exercises.Report("01_neurons")
-    exercises.check_mutants(twice, root / "solutions" / "01_neurons" / "01_neurons.ipynb", [broken, broken])
+    twice = check.Report("01_neurons")
+    check.check_mutants(twice, root / "solutions" / "01_neurons" / "01_neurons.ipynb", [broken, broken])
     assert twice.problems == ["mutant names must be unique; repeated: ['code that does not run']"]
 
 

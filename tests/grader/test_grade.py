@@ -24,7 +24,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils.instructor import exercises, grade, sandbox
+from course_utils.instructor import grade, sandbox
+from course_utils.instructor.check import run_mutants
+from course_utils.instructor.release import cached_release, release_differences
 
 ROOT = Path(__file__).resolve().parents[2]
 SUBMISSIONS = ROOT / "tests" / "grader" / "fixtures" / "submissions"
@@ -201,7 +203,7 @@ def test_the_cheats_fool_a_kernel_without_the_sandbox(student, tmp_path):
     """Run in a plain kernel (as plain nbgrader would), the cheating fixtures pass every
     test cell: so their 0 in the graded class is the judge's and the sandbox's doing."""
     notebook = _with_hidden_tests(SUBMISSIONS / student / f"{ASSIGNMENT}.ipynb", tmp_path)
-    results = exercises.run_mutants(notebook, [])["<solution>"]
+    results = run_mutants(notebook, [])["<solution>"]
     assert results and all(problem is None for problem in results.values()), results
 
 
@@ -326,18 +328,18 @@ def test_the_release_is_cached_by_the_content_of_its_source(tmp_path, monkeypatc
     shutil.copy(ROOT / "nbgrader_config.py", course)
     shutil.copytree(ROOT / "solutions" / ASSIGNMENT, course / "solutions" / ASSIGNMENT)
 
-    first = exercises.cached_release(ASSIGNMENT, course)
+    first = cached_release(ASSIGNMENT, course)
     assert first.parent == tmp_path / "cache"
-    assert exercises.release_differences(first / "exercises" / ASSIGNMENT, ROOT / "exercises" / ASSIGNMENT) == []
+    assert release_differences(first / "exercises" / ASSIGNMENT, ROOT / "exercises" / ASSIGNMENT) == []
     made = (first / "gradebook.db").stat().st_mtime_ns
-    assert exercises.cached_release(ASSIGNMENT, course) == first
+    assert cached_release(ASSIGNMENT, course) == first
     assert (first / "gradebook.db").stat().st_mtime_ns == made, "a cached release is not generated again"
 
     notebook = course / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
     nb = nbformat.read(notebook, as_version=4)
     nb.cells[0].source += "\n\nA new sentence in the introduction."
     nbformat.write(nb, notebook)
-    second = exercises.cached_release(ASSIGNMENT, course)
+    second = cached_release(ASSIGNMENT, course)
     assert second != first, "a changed source gives a new release"
     released = nbformat.read(second / "exercises" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
     assert "A new sentence" in released.cells[0].source
@@ -348,7 +350,7 @@ def test_an_unwritable_release_cache_is_named_in_the_error(tmp_path, monkeypatch
     blocker.write_text("not a folder")
     monkeypatch.setenv("COURSE_RELEASE_CACHE", str(blocker / "cache"))
     with pytest.raises(RuntimeError, match="cannot write the release cache .*COURSE_RELEASE_CACHE"):
-        exercises.cached_release(ASSIGNMENT, ROOT)
+        cached_release(ASSIGNMENT, ROOT)
 
 
 def _processes(text: str) -> dict[int, str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils.instructor import exercises, judged
+from course_utils.instructor import check, judged
 from course_utils.instructor.grade import split_hidden
 from course_utils.instructor.judge import start_kernel_with_channel
 from course_utils.instructor.tasks import modules
@@ -74,7 +74,7 @@ def test_validate_and_the_judge_agree_on_every_mistake(kernel):
     for source in code:  # once: imports, helpers and the experiment cells
         assert _in_kernel(kc, source) is None, f"a code cell of the solution failed: {source[:80]}"
     variants = {"<solution>": solutions, "<release>": stub_code}
-    mutants = exercises.load_mutants(assignment)
+    mutants = check.load_mutants(assignment)
     for mutant in mutants:
         variants[mutant.name] = [*solutions, mutant.code]
     disagreements, named = [], 0

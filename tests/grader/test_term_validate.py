@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils.instructor import exercises
+from course_utils.instructor import course
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "grader" / "fixtures"))
@@ -30,7 +30,7 @@ def _validate(notebook: Path) -> subprocess.CompletedProcess:
 
 @pytest.mark.slow
 def test_exit_status_on_every_solution_and_stub():
-    ids = exercises.assignment_ids()
+    ids = course.assignment_ids()
     notebooks = [ROOT / folder / i / f"{i}.ipynb" for i in ids for folder in ("solutions", "exercises")]
     with ThreadPoolExecutor(2) as pool:  # two cores
         runs = dict(zip(notebooks, pool.map(_validate, notebooks), strict=True))

@@ -12,7 +12,7 @@ SUBMISSIONS is a folder or a ``.zip`` holding, for each student, ``<student>/<id
    tests from the gradebook, as it restores edited ones).
 2. **grade** in parallel: a :class:`~.station.Station` starts ``--jobs`` long-lived worker
    processes (:mod:`.pool`, each running :mod:`.worker`) first, so that they import
-   nbgrader while the release is fetched from its cache (:func:`exercises.cached_release`)
+   nbgrader while the release is fetched from its cache (:func:`.release.cached_release`)
    and the submissions are collected. Each student is then graded by a free worker in a
    scratch copy of the course of its own, holding nothing but the assignment, so that no
    two nbgrader runs ever write the same SQLite gradebook. The worker runs nbgrader's
@@ -56,7 +56,8 @@ import sys
 import time
 from pathlib import Path
 
-from .. import exercises
+from ..course import repo_root, venv_first
+from ..release import release_digest
 from . import late
 from .collect import (
     MAX_NOTEBOOK_BYTES,
@@ -116,8 +117,8 @@ def grade(assignment_id: str, submissions: Path, out: Path, *, db: str | None = 
     Returns:
         one :class:`Row` per student, sorted by student id.
     """
-    root = root or exercises.repo_root()
-    _put_venv_on_path()
+    root = root or repo_root()
+    os.environ["PATH"] = venv_first(os.environ.get("PATH", ""))  # nbgrader runs `alembic` from PATH
     submissions, out = Path(submissions).resolve(), Path(out).resolve()
     if out == submissions or submissions in out.parents:
         raise ValueError("--out must not be inside SUBMISSIONS, which is never written to")
@@ -131,7 +132,7 @@ def grade(assignment_id: str, submissions: Path, out: Path, *, db: str | None = 
 
         cluster = DaskExecutor(scheduler, assignment_id, root=root, allow_weak_sandbox=allow_weak_sandbox)
     try:
-        run = Run(out, assignment_id, exercises.release_digest(assignment_id, root), mode)
+        run = Run(out, assignment_id, release_digest(assignment_id, root), mode)
     except BaseException:
         if cluster is not None:
             cluster.close()
@@ -226,13 +227,6 @@ def _similar(release: Path, assignment_id: str, subs: list[Submission]) -> list:
         except (ValueError, KeyError, TypeError):
             continue
     return similar_pairs(students, ignore, limit=SIMILAR_PAIRS)
-
-
-def _put_venv_on_path() -> None:
-    """nbgrader runs ``alembic`` from PATH: the virtualenv's bin folder goes first."""
-    bin_dir = str(Path(sys.executable).parent)
-    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
 
 
 def _course_timeout(root: Path) -> float:

@@ -33,7 +33,9 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from .. import exercises, sandbox
+from .. import sandbox
+from ..course import repo_root
+from ..release import cached_release
 from .collect import Submission
 from .executors import Outcome
 from .jobs import Job, WorkerResult
@@ -72,7 +74,7 @@ def station_digest(assignment_id: str, root: Path | None = None) -> str:
     import nbgrader
     import torch
 
-    root = root or exercises.repo_root()
+    root = root or repo_root()
     digest = hashlib.sha256(f"python {platform.python_version()}\nnbgrader {nbgrader.__version__}\n"
                             f"torch {torch.__version__}\n".encode())
     files = [root / "nbgrader_config.py", root / "requirements.txt"]
@@ -142,7 +144,7 @@ class DaskExecutor:
             from distributed import Client
         except ImportError as err:  # pragma: no cover - pinned in requirements.txt
             raise ClusterError(f"--scheduler needs dask's `distributed` package: {err}") from None
-        self.assignment, self.root = assignment_id, root or exercises.repo_root()
+        self.assignment, self.root = assignment_id, root or repo_root()
         self.allow_weak = allow_weak_sandbox
         self.digest = station_digest(assignment_id, self.root)
         try:
@@ -163,7 +165,7 @@ class DaskExecutor:
             raise
         dashboard = self.client.dashboard_link
         print(f"grading on {address}: {len(self.good)} worker(s); dashboard: {dashboard}", file=sys.stderr)
-        self.release = exercises.cached_release(assignment_id, self.root)
+        self.release = cached_release(assignment_id, self.root)
         self._spool = tempfile.TemporaryDirectory(prefix="course-grade-spool-")
         self.spool = Path(self._spool.name)
 

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from ...judge.events import SandboxEvent
+from ..course import cell_scores
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ class WorkerResult:
     @property
     def cells(self) -> dict[str, list[float]]:
         """``{cell: [score, max_score]}`` for every cell worth points."""
-        return {g.name: [g.score, g.max_score] for g in self.grades if g.max_score}
+        return cell_scores(self.grades)
 
     @property
     def fully_graded(self) -> bool:

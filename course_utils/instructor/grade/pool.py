@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from .. import exercises
+from ..course import venv_environ
 
 #: Students a worker process grades before it is replaced by a fresh one.
 JOBS_PER_WORKER = 50
@@ -38,7 +38,7 @@ class WorkerProcess:
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen([sys.executable, "-m", "course_utils.instructor.grade.worker"], cwd=self.cwd,
                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
-                                         env=exercises.venv_environ(PYTHONWARNINGS="ignore"), start_new_session=True)
+                                         env=venv_environ(PYTHONWARNINGS="ignore"), start_new_session=True)
         self.jobs = 0
         self._buffer = b""
 

@@ -19,7 +19,9 @@ import time
 from pathlib import Path
 
 from ...judge.events import Event, SandboxEvent, read_events
-from .. import exercises, sandbox
+from .. import sandbox
+from ..course import repo_root
+from ..release import cached_release, release_cache_dir
 from .jobs import Job, WorkerResult, WorkerTask
 from .pool import WorkerPool
 
@@ -35,7 +37,7 @@ class Station:
     def __init__(self, assignment_id: str, jobs: int, log_dir: Path, *, root: Path | None = None,
                  hidden: list[str] | None = None) -> None:
         self.assignment = assignment_id
-        self.root = root or exercises.repo_root()
+        self.root = root or repo_root()
         self.caps = sandbox.probe()
         self.base = Path(tempfile.mkdtemp(prefix="course-grade-", dir=_scratch_parent(self.caps)))  # 0700
         os.chmod(self.base, 0o711)  # kernels may pass through to their own folder, not list it
@@ -45,12 +47,12 @@ class Station:
         self.threads = max(1, (os.cpu_count() or 1) // jobs)
         self.uid_base = random.SystemRandom().randrange(200_000, 2_000_000_000 - 100_000)
         self.template = self.base / "template"
-        shutil.copytree(exercises.cached_release(assignment_id, self.root), self.template)
+        shutil.copytree(cached_release(assignment_id, self.root), self.template)
         os.chmod(self.template, 0o700)
         self.library = _kernel_library(self.template, assignment_id, self.root, self.base)
         self.hidden = [str(p) for p in (self.root / "solutions", self.root / "source", self.root / "submitted",
                                         self.root / "autograded", self.root / "feedback", self.root / "gradebook.db",
-                                        self.root / "nbgrader_config.py", exercises.release_cache_dir(),
+                                        self.root / "nbgrader_config.py", release_cache_dir(),
                                         self.template, self.root / "mutants", self.root / ".git",
                                         Path(__file__).resolve().parents[1] / "tasks", self.base / "courses",
                                         self.spool)]

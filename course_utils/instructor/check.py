@@ -1,6 +1,6 @@
-"""Instructor tooling for the exercises: regenerate the release, and check an exercise.
+"""Checking an exercise: its solution, its stub and its mutants (``python -m course_utils check``).
 
-``check`` proves four properties of an exercise, each with nbgrader itself or with a
+:func:`check` proves four properties of an exercise, each with nbgrader itself or with a
 kernel running the notebook's own test cells:
 
 1. the solution notebook scores full marks (``nbgrader autograde``);
@@ -10,227 +10,30 @@ kernel running the notebook's own test cells:
    cells re-run directly, which is much faster than one autograde per mutant);
 4. ``exercises/<id>/`` equals what ``nbgrader generate_assignment`` makes now.
 
-All nbgrader work happens in a temporary course directory, so the repository's own
-gradebook is never touched and checks of different exercises can run in parallel.
+It also checks that no chapter prints a graded value (:mod:`.printed`) and that a recorded
+exercise's ``expected.json`` is fresh. All nbgrader work happens in a scratch course
+(:func:`.course.scratch_course`), so the repository's own gradebook is never touched and
+checks of different exercises can run in parallel.
 """
 
 from __future__ import annotations
 
-import contextlib
-import filecmp
-import importlib.util
-import json
-import os
 import shutil
-import subprocess
-import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
-# --------------------------------------------------------------------------- where things are
+from .course import cell_scores, nbgrader, repo_root, scratch_course, venv_environ
+from .release import expected_values, release_differences
 
 
-def repo_root() -> Path:
-    """The course directory: the nearest folder up from here (or the current one) with
-    ``nbgrader_config.py`` and ``solutions/``."""
-    for start in (Path.cwd(), Path(__file__).resolve().parent):
-        for folder in (start, *start.parents):
-            if (folder / "nbgrader_config.py").is_file() and (folder / "solutions").is_dir():
-                return folder
-    raise FileNotFoundError("cannot find the course directory (a folder with nbgrader_config.py and solutions/)")
-
-
-def assignment_ids(root: Path | None = None) -> list[str]:
-    """Ids of the exercises in ``solutions/`` (folders holding ``<id>.ipynb``), sorted."""
-    root = root or repo_root()
-    return sorted(p.name for p in (root / "solutions").iterdir() if (p / f"{p.name}.ipynb").is_file())
-
-
-def _check_id(assignment_id: str, root: Path) -> None:
-    if assignment_id not in assignment_ids(root):
-        raise ValueError(f"no exercise {assignment_id!r}; known: {', '.join(assignment_ids(root))}")
-
-
-# --------------------------------------------------------------------------- nbgrader in a scratch course
-
-
-def venv_environ(**extra: str) -> dict[str, str]:
-    """The environment with this interpreter's ``bin/`` first on PATH (nbgrader runs
-    ``alembic`` and kernels from PATH), plus ``extra``."""
-    bin_dir = str(Path(sys.executable).parent)
-    return {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""), **extra}
-
-
-#: ``python -m nbgrader``, without the slow optional import (see ``skip_slow_optional_imports``)
-NBGRADER_MAIN = ("import course_utils; course_utils.skip_slow_optional_imports(); "
-                 "from nbgrader.apps.nbgraderapp import main; main()")
-
-
-def nbgrader(args: list[str], cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess:
-    """Run ``nbgrader ARGS`` in ``cwd``; raise RuntimeError with its log if it fails."""
-    env = venv_environ(PYTHONWARNINGS="ignore")
-    proc = subprocess.run([sys.executable, "-c", NBGRADER_MAIN, *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout)
-    if proc.returncode != 0:
-        raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
-    return proc
-
-
-@contextlib.contextmanager
-def scratch_course(assignment_id: str, root: Path | None = None) -> Iterator[Path]:
-    """A temporary course directory with the config and ``solutions/<id>``, release generated."""
-    root = root or repo_root()
-    _check_id(assignment_id, root)
-    with tempfile.TemporaryDirectory(prefix=f"course-{assignment_id}-") as tmp:
-        course = Path(tmp)
-        shutil.copy(root / "nbgrader_config.py", course)
-        shutil.copytree(root / "solutions" / assignment_id, course / "solutions" / assignment_id,
-                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-        nbgrader(["generate_assignment", assignment_id, "--force"], course)
-        yield course
-
-
-def release_cache_dir() -> Path:
-    """Where :func:`cached_release` keeps generated releases: ``$COURSE_RELEASE_CACHE``, else
-    the user's cache folder as platformdirs finds it (``$XDG_CACHE_HOME`` or ``~/.cache`` on
-    Linux, ``~/Library/Caches`` on macOS), under ``neurons-to-attention/releases``."""
-    if os.environ.get("COURSE_RELEASE_CACHE"):
-        return Path(os.environ["COURSE_RELEASE_CACHE"])
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("neurons-to-attention", appauthor=False)) / "releases"
-
-
-def release_digest(assignment_id: str, root: Path | None = None) -> str:
-    """A hash of everything ``generate_assignment`` reads: ``solutions/<id>/``, the config
-    and the nbgrader version. A different digest means a different release."""
-    import hashlib
-
-    import nbgrader
-
-    root = root or repo_root()
-    _check_id(assignment_id, root)
-    digest = hashlib.sha256(f"nbgrader {nbgrader.__version__}\n".encode())
-    digest.update((root / "nbgrader_config.py").read_bytes())
-    source = root / "solutions" / assignment_id
-    for path in sorted(p for p in source.rglob("*") if p.is_file()):
-        rel = path.relative_to(source)
-        if ".ipynb_checkpoints" in rel.parts or "__pycache__" in rel.parts:
-            continue
-        digest.update(f"\n{rel}\n".encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:20]
-
-
-def cached_release(assignment_id: str, root: Path | None = None) -> Path:
-    """A course directory with ``solutions/<id>``, its generated release and gradebook,
-    made once per :func:`release_digest` and kept in :func:`release_cache_dir`.
-
-    The folder is shared and must be treated as read-only: copy it before use. It is
-    written to a temporary name and renamed into place, so concurrent callers never see
-    half of one; releases of older sources left unused for a week are removed.
-    """
-    root = root or repo_root()
-    cache = release_cache_dir()
-    target = cache / f"{assignment_id}-{release_digest(assignment_id, root)}"
-    if (target / "gradebook.db").is_file():
-        with contextlib.suppress(OSError):
-            os.utime(target)  # in use: keep it
-        return target
-    try:
-        cache.mkdir(parents=True, exist_ok=True, mode=0o700)
-        staging = Path(tempfile.mkdtemp(prefix=f".{assignment_id}-", dir=cache))
-    except OSError as err:
-        raise RuntimeError(f"cannot write the release cache {cache} ({err.strerror}): set COURSE_RELEASE_CACHE "
-                           "to a folder you can write") from None
-    try:
-        with scratch_course(assignment_id, root) as course:
-            shutil.copytree(course, staging, dirs_exist_ok=True)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    try:
-        os.rename(staging, target)
-    except OSError:  # another process got there first: keep its copy
-        shutil.rmtree(staging, ignore_errors=True)
-    week_ago = time.time() - 7 * 86400
-    for old in cache.glob(f"{assignment_id}-*"):  # releases of older sources, unused for a week
-        if old != target and old.is_dir() and old.stat().st_mtime < week_ago:
-            shutil.rmtree(old, ignore_errors=True)
-    return target
-
-
-def expected_values(assignment_id: str, root: Path | None = None) -> dict | None:
-    """``expected.json`` of a recorded exercise, computed now from the references and the
-    mutant catalogue (None for an exercise without recorded values)."""
-    from . import hidden, recording
-    from .tasks import tasks_of
-
-    tasks = tasks_of(assignment_id)
-    if not tasks:
-        return None
-    root = root or repo_root()
-    mutants = hidden.load_mutants(root / "mutants" / f"{assignment_id}.py")
-    records = {}
-    for name, task in tasks.items():
-        wrong = {m["name"]: (hidden.mutant_function(m, name), m["diagnosis"])
-                 for m in mutants if m.get("task") == name and m.get("named_by")}
-        records[name] = recording.record_task(name, task.reference, task.visible(), wrong, helpers=dict(task.helpers))
-    return recording.build_expected(assignment_id, records)
-
-
-def record(assignment_id: str, root: Path | None = None) -> Path | None:
-    """Write ``solutions/<id>/expected.json`` from the references (None: nothing to record)."""
-    from . import recording
-
-    root = root or repo_root()
-    data = expected_values(assignment_id, root)
-    if data is None:
-        return None
-    return recording.write_expected(root / "solutions" / assignment_id / "expected.json", data)
-
-
-def release(assignment_id: str, root: Path | None = None) -> Path:
-    """Record the visible values, then regenerate ``exercises/<id>/`` from ``solutions/<id>/``."""
-    root = root or repo_root()
-    record(assignment_id, root)
-    target = root / "exercises" / assignment_id
-    with scratch_course(assignment_id, root) as course:
-        if target.exists():
-            shutil.rmtree(target)
-        shutil.copytree(course / "exercises" / assignment_id, target)
-    return target
-
-
-def _files(folder: Path) -> set[str]:
-    return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
-
-
-def release_differences(generated: Path, committed: Path) -> list[str]:
-    """Files that differ between a freshly generated release and the committed one."""
-    if not committed.is_dir():
-        return [f"{committed} is missing: run `python -m course_utils release`"]
-    new, old = _files(generated), _files(committed)
-    diffs = [f"only in the new release: {f}" for f in sorted(new - old)]
-    diffs += [f"only in exercises/: {f}" for f in sorted(old - new)]
-    for name in sorted(new & old):
-        a, b = generated / name, committed / name
-        same = json.loads(a.read_text()) == json.loads(b.read_text()) if name.endswith(".ipynb") else filecmp.cmp(a, b, shallow=False)
-        if not same:
-            diffs.append(f"differs: {name}")
-    return diffs
-
-
-def autograde(course: Path, assignment_id: str, notebooks: dict[str, Path]) -> dict[str, dict[str, tuple[float, float]]]:
+def autograde(course: Path, assignment_id: str, notebooks: dict[str, Path]) -> dict[str, dict[str, list[float]]]:
     """Autograde one notebook per student in a scratch course.
 
     Returns:
-        ``{student: {grade_id: (score, max_score)}}``.
+        ``{student: {grade_id: [score, max_score]}}`` (:func:`.course.cell_scores`).
     """
     from nbgrader.api import Gradebook
 
@@ -242,8 +45,7 @@ def autograde(course: Path, assignment_id: str, notebooks: dict[str, Path]) -> d
     scores = {}
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         for student in notebooks:
-            nb = gb.find_submission_notebook(assignment_id, assignment_id, student)
-            scores[student] = {g.name: (float(g.score or 0), float(g.max_score)) for g in nb.grades if g.max_score}
+            scores[student] = cell_scores(gb.find_submission_notebook(assignment_id, assignment_id, student).grades)
     return scores
 
 
@@ -264,14 +66,13 @@ class Mutant:
 
 def load_mutants(assignment_id: str, root: Path | None = None) -> list[Mutant]:
     """The catalogue ``mutants/<id>.py`` (a list ``MUTANTS`` of dicts name/code/caught_by)."""
+    from . import hidden
+
     root = root or repo_root()
     path = root / "mutants" / f"{assignment_id}.py"
     if not path.is_file():
         return []
-    spec = importlib.util.spec_from_file_location(f"mutants_{assignment_id}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return [Mutant(**m) for m in module.MUTANTS]
+    return [Mutant(**m) for m in hidden.load_mutants(path)]
 
 
 def _nbgrader_role(cell) -> tuple[str | None, str | None]:
