@@ -33,6 +33,21 @@ def repo_root() -> Path:
     raise FileNotFoundError("cannot find the course directory (a folder with nbgrader_config.py and solutions/)")
 
 
+DEFAULT_CELL_TIMEOUT = 120.0  # seconds, when nbgrader_config.py sets no Execute.timeout
+
+
+def course_config(root: Path | None = None):
+    """The course's ``nbgrader_config.py``, loaded as nbgrader loads it (a traitlets ``Config``)."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    return PyFileConfigLoader("nbgrader_config.py", path=str(root or repo_root())).load_config()
+
+
+def cell_timeout(root: Path | None = None) -> float:
+    """Seconds a cell may run when graded: the course's ``Execute.timeout``."""
+    execute = course_config(root).Execute
+    return float(execute.timeout) if "timeout" in execute else DEFAULT_CELL_TIMEOUT
+
 def assignment_ids(root: Path | None = None) -> list[str]:
     """Ids of the exercises in ``solutions/`` (folders holding ``<id>.ipynb``), sorted."""
     root = root or repo_root()

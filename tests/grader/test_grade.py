@@ -23,6 +23,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from bs4 import BeautifulSoup
 
 from course_utils.instructor import grade, sandbox
 from course_utils.instructor.check import run_mutants
@@ -31,6 +32,21 @@ from course_utils.instructor.release import cached_release, release_differences
 ROOT = Path(__file__).resolve().parents[2]
 SUBMISSIONS = ROOT / "tests" / "grader" / "fixtures" / "submissions"
 ASSIGNMENT = "01_neurons"
+
+
+def file_checksums(folder: Path) -> dict[str, str]:
+    """sha256 of every file under ``folder`` (or of the file itself): to prove nothing changed."""
+    paths = [folder] if folder.is_file() else sorted(p for p in folder.rglob("*") if p.is_file())
+    return {str(p.relative_to(folder) if p != folder else p.name): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in paths}
+
+
+def html_text(page: str) -> str:
+    """The text a reader sees on an HTML page (scripts and styles left out), whitespace collapsed."""
+    soup = BeautifulSoup(page, "html.parser")
+    for tag in soup(["script", "style"]):
+        tag.decompose()
+    return " ".join(soup.get_text(" ").split())
 
 #: student -> (status, score out of 12): what each fixture is and what it must get
 #: (tests/grader/fixtures/make_class.py writes them from the release of Exercise 1)
@@ -93,13 +109,13 @@ def read_grades(out: Path) -> dict[str, tuple[str, float, float]]:
 
 @pytest.mark.slow
 def test_grading_the_fixture_class(tmp_path):
-    before = grade.file_checksums(SUBMISSIONS)
+    before = file_checksums(SUBMISSIONS)
     out = tmp_path / "out"
     rows = grade.grade(ASSIGNMENT, SUBMISSIONS, out, **OPTIONS)
     print((out / "summary.txt").read_text())
 
     # nothing under SUBMISSIONS was written, added or removed
-    assert grade.file_checksums(SUBMISSIONS) == before
+    assert file_checksums(SUBMISSIONS) == before
 
     # every student has a row with the expected status and score
     got = read_grades(out)
@@ -141,11 +157,11 @@ def test_grading_the_fixture_class(tmp_path):
     for student in graded:
         page = out / "feedback" / f"{student}.html"
         assert page.is_file(), f"no feedback for {student}"
-        text = grade.html_text(page.read_text())
+        text = html_text(page.read_text())
         leaked = [line for line in hidden if line in text]
         assert not leaked, f"feedback of {student} shows hidden tests: {leaked[:2]}"
         assert page.stat().st_size < 3_000_000, f"feedback of {student} is {page.stat().st_size:,} bytes"
-    assert "hidden tests, run when grading, are not shown" in grade.html_text((out / "feedback" / "bob.html").read_text())
+    assert "hidden tests, run when grading, are not shown" in html_text((out / "feedback" / "bob.html").read_text())
     assert not (out / "feedback" / "dave.html").exists()
     # the instructor's copy keeps the hidden tests (so the check above can fail)
     autograded = nbformat.read(out / "autograded" / "alice" / f"{ASSIGNMENT}.ipynb", as_version=4)
@@ -218,11 +234,11 @@ def test_collect_reads_a_zip_as_the_folder(tmp_path):
                 zf.write(path, f"class-export/{path.relative_to(SUBMISSIONS)}")
         zf.writestr("class-export/__MACOSX/alice/._01_neurons.ipynb", "junk")
         zf.writestr("../evil/01_neurons.ipynb", "{}")
-    before = grade.file_checksums(archive)
+    before = file_checksums(archive)
     release = ROOT / "exercises" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
     from_zip, notes = grade.collect(ASSIGNMENT, archive, release)
     from_folder, _ = grade.collect(ASSIGNMENT, SUBMISSIONS, release)
-    assert grade.file_checksums(archive) == before
+    assert file_checksums(archive) == before
     assert [(s.student, s.status, s.chosen) for s in from_zip] == [(s.student, s.status, s.chosen) for s in from_folder]
     assert {s.student for s in from_zip} == set(EXPECTED)
     assert any("../evil" in n for n in notes) and any("README.txt" in n for n in notes)

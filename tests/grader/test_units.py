@@ -140,3 +140,15 @@ def test_a_run_resumes_only_an_unfinished_run_of_the_same_release(tmp_path):
     other = Run(out, ASSIGNMENT, "d2")  # unfinished but another release: a regrade
     assert not other.resuming
     other.close()
+
+
+def test_the_cell_timeout_is_read_from_the_course_config_as_nbgrader_reads_it(tmp_path):
+    from course_utils.instructor.course import DEFAULT_CELL_TIMEOUT, cell_timeout, repo_root
+    from course_utils.instructor.grade.worker import nbgrader_config
+
+    (tmp_path / "nbgrader_config.py").write_text("c = get_config()\nc.Execute.timeout = 45  # seconds\n")
+    assert cell_timeout(tmp_path) == 45.0
+    assert nbgrader_config(tmp_path, 30).Execute.timeout == 30  # a run's own limit wins
+    (tmp_path / "nbgrader_config.py").write_text("c = get_config()\n")
+    assert cell_timeout(tmp_path) == DEFAULT_CELL_TIMEOUT
+    assert cell_timeout(repo_root()) == 120.0  # the course's nbgrader_config.py

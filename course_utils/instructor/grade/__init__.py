@@ -56,7 +56,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..course import repo_root, venv_first
+from ..course import cell_timeout, repo_root, venv_first
 from ..release import release_digest
 from . import late
 from .collect import (
@@ -76,7 +76,6 @@ from .late import Deadlines, LateError
 from .outcome import STATUSES, Row, collection_row, result_row
 from .reports import (
     csv_cell,
-    file_checksums,
     keep_outputs,
     mistake_counts,
     pass_rates,
@@ -84,13 +83,13 @@ from .reports import (
     write_reports,
 )
 from .runs import Run, RunError
-from .scrub import as_text_block, html_text, scrub, split_hidden
+from .scrub import as_text_block, scrub, split_hidden
 from .similarity import all_kgrams, similar_pairs, solution_cells, write_similarity
 from .station import Station, grade_one
 
 __all__ = ["MAX_NOTEBOOK_BYTES", "STATUSES", "SUSPICIOUS", "Deadlines", "Job", "LateError", "Limits", "Row", "Station", "Submission",
-           "RunError", "WorkerResult", "add_arguments", "as_text_block", "collect", "csv_cell", "file_checksums", "grade",
-           "grade_one", "html_text", "mistake_counts", "parse_size", "pass_rates", "release_diagnoses", "run",
+           "RunError", "WorkerResult", "add_arguments", "as_text_block", "collect", "csv_cell", "grade",
+           "grade_one", "mistake_counts", "parse_size", "pass_rates", "release_diagnoses", "run",
            "safe_id", "scan_code", "scrub", "split_hidden", "student_ids", "unique_ids", "write_reports"]
 
 COURSE_ID = "neurons-to-attention"
@@ -125,7 +124,7 @@ def grade(assignment_id: str, submissions: Path, out: Path, *, db: str | None = 
     if not submissions.exists():
         raise FileNotFoundError(f"{submissions} is neither a folder nor a .zip file")
     jobs = max(1, jobs or os.cpu_count() or 1)
-    limits = Limits(memory=memory, timeout=timeout or _course_timeout(root), wall=wall)
+    limits = Limits(memory=memory, timeout=timeout or cell_timeout(root), wall=wall)
     cluster = None
     if scheduler:  # connect first: a scheduler that cannot be reached stops us before anything is written
         from .cluster import DaskExecutor
@@ -227,11 +226,6 @@ def _similar(release: Path, assignment_id: str, subs: list[Submission]) -> list:
         except (ValueError, KeyError, TypeError):
             continue
     return similar_pairs(students, ignore, limit=SIMILAR_PAIRS)
-
-
-def _course_timeout(root: Path) -> float:
-    match = re.search(r"c\.Execute\.timeout\s*=\s*(\d+)", (root / "nbgrader_config.py").read_text())
-    return float(match.group(1)) if match else 120.0
 
 
 def _progress(total: int, enabled: bool):

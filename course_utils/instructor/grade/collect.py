@@ -10,6 +10,7 @@ the number of students.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -340,7 +341,7 @@ def _restore_test_cells(nb, ref) -> list[str]:
         if mine is None:
             before = next((i for i in range(index - 1, -1, -1) if ref_ids[i] in present), None)
             where = 0 if before is None else nb.cells.index(present[ref_ids[before]]) + 1
-            nb.cells.insert(where, nbformat.from_dict(json.loads(json.dumps(cell))))
+            nb.cells.insert(where, copy.deepcopy(cell))
             present[gid] = nb.cells[where]
             notes.append(f"restored deleted {'test ' if meta.get('grade') else ''}cell {gid}")
         elif mine.source.strip() != cell.source.strip() or not mine.metadata.get("nbgrader", {}).get("locked"):

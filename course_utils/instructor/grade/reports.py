@@ -6,7 +6,6 @@ autograded notebook and log."""
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 from collections import Counter
 from pathlib import Path
@@ -132,14 +131,6 @@ def _histogram(path: Path, assignment_id: str, scores: list[float], max_score: f
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
-
-
-def file_checksums(folder: Path) -> dict[str, str]:
-    """sha256 of every file under ``folder`` (or of the file itself): to prove nothing changed."""
-    folder = Path(folder)
-    paths = [folder] if folder.is_file() else sorted(p for p in folder.rglob("*") if p.is_file())
-    return {str(p.relative_to(folder) if p != folder else p.name): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in paths}
 
 
 def keep_outputs(out: Path, assignment_id: str, student: str, result: WorkerResult | None, note: str = "") -> None:

@@ -3,7 +3,6 @@ the worker (which writes the feedback) and by the tests that read it."""
 
 from __future__ import annotations
 
-import html
 import re
 
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
@@ -49,8 +48,3 @@ def scrub(text: str, hidden: set[str]) -> str:
             lines[i] = "    (a line of a hidden test)"
     return "\n".join(lines)
 
-
-def html_text(page: str) -> str:
-    """The visible text of an HTML page, whitespace collapsed (to search feedback for hidden tests)."""
-    page = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", page)
-    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", "", page)))

@@ -44,6 +44,7 @@ from ...judge.agent import FD_ENV
 from ...judge.channel import Channel
 from ...judge.events import CANARY_PREFIX
 from .. import judged
+from ..course import course_config
 from ..judge import StudentProcess
 from ..sandbox import POLICY_ENV
 from .jobs import GradeRecord, WorkerResult, WorkerTask
@@ -189,11 +190,7 @@ class SafeFeedback(NbGraderPreprocessor):
 def nbgrader_config(course: Path, timeout: float):
     """nbgrader's configuration for one scratch course: the course's file, our kernel manager,
     per-cell timeout, and the preprocessors of this module."""
-    from traitlets.config import Config
-    from traitlets.config.loader import PyFileConfigLoader
-
-    cfg = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
-    cfg.merge(Config())
+    cfg = course_config(course)
     cfg.CourseDirectory.root = str(course)
     cfg.Execute.timeout = int(timeout)
     cfg.Execute.interrupt_on_timeout = True
