@@ -14,8 +14,10 @@ MyST that JupyterLab shows raw; `standalone_notebook` turns it into plain Jupyte
   `{figure}` an image attached to the cell, so no file of the repository is needed;
 - a figure cell's caption follows it; stderr outputs and glue records are left out, as on
   the page;
-- the benchmark results the chapter plots (benchmarks/results/*.json named in its code) are
-  embedded in a cell that writes them under the working folder, and the code reads them there;
+- the benchmark results the chapter reads (`results.load("NAME")`, or a path
+  `benchmarks/results/NAME.json` in its code) are embedded in a cell that writes them to
+  `benchmarks/results/` under the working folder, where `course_utils.results.load` looks
+  first (a path in the code is pointed there);
 - `from myst_nb import glue` (the book's tool, not in the student edition) becomes a stub.
 """
 
@@ -205,13 +207,25 @@ class _Converter:
         return out
 
 
-def _benchmark_files(code: str, results_dir: Path) -> list[Path]:
-    """The committed benchmark results a chapter's code names (as "NAME.json" or "NAME")."""
-    if not results_dir.is_dir():
-        return []
-    return [path for path in sorted(results_dir.glob("*.json"))
-            if re.search(rf"""["']({re.escape(path.name)}|{re.escape(path.stem)})["']""", code)
-            or re.search(rf"""benchmarks/results/{re.escape(path.name)}""", code)]
+# `results.load("recall")` (course_utils.results, the chapters' one way to read a result).
+LOAD = re.compile(r"""\bresults\.load\(\s*(?:(["'])(?P<name>[\w.-]+)\1\s*\))?""")
+# A path to a result: "benchmarks/results/recall.json", or "recall.json" joined to a folder.
+PATH = re.compile(r"""(?:benchmarks/results/|["'])(?P<name>[\w.-]+)\.json["']""")
+
+
+def _benchmark_files(cells: list[str], results_dir: Path) -> list[Path]:
+    """The committed benchmark results the chapter's code cells read: each `results.load("NAME")`
+    and each path to NAME.json; in a cell that calls `results.load(name)` with a variable, the
+    names of results that the cell quotes (`for name in ("recall", "recall_tuned")`)."""
+    committed = {p.stem: p for p in results_dir.glob("*.json")} if results_dir.is_dir() else {}
+    names = set()
+    for code in cells:
+        loads = list(LOAD.finditer(code))
+        names |= {m.group("name") for m in loads if m.group("name")}
+        names |= {m.group("name") for m in PATH.finditer(code)}
+        if any(m.group("name") is None for m in loads):  # not a plain "NAME"
+            names |= set(re.findall(r"""["']([\w.-]+)["']""", code)) & committed.keys()
+    return [committed[name] for name in sorted(names) if name in committed]
 
 
 def _relocate(code: str) -> str:
@@ -259,8 +273,7 @@ def standalone_notebook(executed, *, source: Path, srcdir: Path, root: Path, pag
         if caption:
             cells.append(nbformat.v4.new_markdown_cell(
                 "*Figure: " + converter.lines([caption], {})[0] + "*"))
-    code = "\n".join(c.source for c in cells if c.cell_type == "code")
-    results = _benchmark_files(code, root / "benchmarks" / "results")
+    results = _benchmark_files([c.source for c in cells if c.cell_type == "code"], root / "benchmarks" / "results")
     title = next((re.sub(r"^#\s*", "", line) for c in cells if c.cell_type == "markdown"
                   for line in c.source.splitlines() if line.startswith("# ")), page)
     intro = [
@@ -276,7 +289,8 @@ def standalone_notebook(executed, *, source: Path, srcdir: Path, root: Path, pag
     if results:
         intro += ["", "The benchmark results it plots (" + ", ".join(f"`benchmarks/results/{p.name}`" for p in results)
                   + ") are embedded in the next cell, which writes them to `benchmarks/results/` "
-                  "under the working folder unless they are already there."]
+                  "under the working folder unless they are already there; `results.load` reads "
+                  "them there."]
     new = [nbformat.v4.new_markdown_cell("\n".join(intro))]
     if results:
         embedded = {p.name: json.loads(p.read_text(encoding="utf-8")) for p in results}

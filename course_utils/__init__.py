@@ -1,8 +1,9 @@
 """Library of the course "From Neurons to Attention".
 
 Modules: ``data`` (offline corpora), ``text``, ``tasks``, ``models`` (reference
-implementations), ``train`` (fit loops), ``viz`` (plots), ``judge`` (the data-only channel
-between a grader and a student's kernel, and the tests' API), ``cli`` (``python -m
+implementations), ``train`` (fit loops), ``viz`` (plots), ``results`` (the committed
+benchmark results the chapters plot: ``results.load("recall")``), ``judge`` (the data-only
+channel between a grader and a student's kernel, and the tests' API), ``cli`` (``python -m
 course_utils``); the instructor's wing, ``instructor``, is left out of the student edition.
 """
 

@@ -4,9 +4,10 @@ outside the repository.
 Every chapter's download, from the built site (`SITE_HTML`, or _build/html built as `make
 book` does): a first cell that says what it needs; no MyST that JupyterLab would show raw (no
 directive fence, no role such as `{glue:text}`); each `{literalinclude}` of the chapter as the
-code it shows; each benchmark result the code reads embedded, and read from the working
-folder; no `myst_nb` import. Then one chapter's download runs in a temporary folder, with a
-copy of `course_utils` (no instructor wing) as the only course code importable.
+code it shows; exactly the benchmark results the code reads (`results.load("NAME")`)
+embedded, and read from the working folder; no `myst_nb` import. Then one chapter's download
+runs in a temporary folder, with a copy of `course_utils` (no instructor wing) as the only
+course code importable, and reads the result it embeds.
 """
 
 import os
@@ -24,6 +25,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("book")]
 ROOT = Path(__file__).resolve().parents[2]
 CHAPTERS = sorted(p.stem for p in (ROOT / "chapters").glob("[0-9][0-9]_*.md"))
 RUN = "04_nvsi"  # short (about 10 s), and it plots a committed benchmark
+# Results a chapter reads through a variable (`results.load(name) for name in (...)`), which the
+# download finds from the names the cell quotes.
+READ_THROUGH_A_VARIABLE = {"06_lstm": {"recall.json", "recall_gate_bias_0.json", "recall_gate_bias_3.json"}}
+
+
+def _embedded(data_cell) -> set[str]:
+    """The names of the results a download's data cell embeds."""
+    return set(re.findall(r'\\"([\w.-]+\.json)\\":\{', data_cell.source))
 
 
 def _outside_code(markdown: str) -> str:
@@ -59,16 +68,19 @@ def test_a_downloaded_chapter_reads_on_its_own(site, stem):  # noqa: F811
         defined = name.split(".")[-1]
         assert re.search(rf"^```python\n(?:@.*\n)*\s*(?:def|class) {re.escape(defined)}\b", markdown, re.M), \
             f"{stem}: {name} is not shown as code"
-    # Benchmark results: each one the code names is embedded and read from the working folder.
+    # Benchmark results: exactly the ones the code reads are embedded, and read from the working folder.
     code = "\n".join(c.source for c in notebook.cells if c.cell_type == "code")
     chapter_code = "\n".join(re.findall(r"```\{code-cell\}[^\n]*\n(.*?)```", source, re.S))
-    named = {p.name for p in (ROOT / "benchmarks" / "results").glob("*.json")
-             if re.search(rf"""["'/]{re.escape(p.name)}["']""", chapter_code)}
+    named = {f"{name}.json" for name in re.findall(r"""\bresults\.load\(\s*["']([\w.-]+)["']\s*\)""", chapter_code)}
+    named |= set(re.findall(r"""["'/]([\w.-]+\.json)["']""", chapter_code))
+    named |= READ_THROUGH_A_VARIABLE.get(stem, set())
+    named &= {p.name for p in (ROOT / "benchmarks" / "results").glob("*.json")}
+    if "results.load(" in chapter_code:
+        assert named, f"{stem}: calls results.load, and this test finds no result it reads"
     data_cells = [c for c in notebook.cells if "benchmark-data" in c.metadata.get("tags", [])]
     if named:
         assert len(data_cells) == 1 and notebook.cells.index(data_cells[0]) == 1, f"{stem}: no data cell"
-        for name in named:
-            assert f'\\"{name}\\"' in data_cells[0].source, f"{stem}: {name} is not embedded"
+        assert _embedded(data_cells[0]) == named, f"{stem}: embeds {_embedded(data_cells[0])}, reads {named}"
     else:
         assert not data_cells
     assert "../" not in code and "__file__" not in code, f"{stem}: code that reads the repository"
@@ -77,6 +89,31 @@ def test_a_downloaded_chapter_reads_on_its_own(site, stem):  # noqa: F811
     outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs]
     assert outputs, f"{stem}: the executed outputs"
     assert not [o for o in outputs if o.get("name") == "stderr" or "scrapbook" in o.get("metadata", {})]
+
+
+def test_the_results_a_chapter_reads_are_found(tmp_path):
+    """What the download embeds: each results.load("NAME"), the names a cell quotes when it loads
+    through a variable, paths to NAME.json; not a string that merely equals a result's name."""
+    sys.path.insert(0, str(ROOT / "_ext"))
+    try:
+        from notebook_download import _benchmark_files
+    finally:
+        sys.path.remove(str(ROOT / "_ext"))
+    folder = tmp_path / "benchmarks" / "results"
+    folder.mkdir(parents=True)
+    for name in ("recall", "recall_tuned", "rnn_text", "seq2seq", "word2vec", "transformer"):
+        (folder / f"{name}.json").write_text("{}")
+
+    def found(*cells):
+        return [p.stem for p in _benchmark_files(list(cells), folder)]
+
+    assert found('bench = results.load("recall_tuned")\nverb = "recall"') == ["recall_tuned"]
+    assert found("x = course_utils.results.load( 'seq2seq' )", 'label = "word2vec"') == ["seq2seq"]
+    assert found('runs = {n: results.load(n) for n in ("recall", "rnn_text")}', 'kind = "seq2seq"') \
+        == ["recall", "rnn_text"]
+    assert found('json.loads(Path("../benchmarks/results/transformer.json").read_text())',
+                 'folder / "word2vec.json"') == ["transformer", "word2vec"]
+    assert found('results.load("no_such_result")', 'print("recall")') == []
 
 
 def test_a_downloaded_chapter_runs_in_a_folder_of_its_own(site, tmp_path, monkeypatch):  # noqa: F811
@@ -94,12 +131,17 @@ def test_a_downloaded_chapter_runs_in_a_folder_of_its_own(site, tmp_path, monkey
     notebook.cells.insert(1, nbformat.v4.new_code_cell(
         "import course_utils, pathlib\n"
         f"assert pathlib.Path(course_utils.__file__).is_relative_to({str(library)!r}), course_utils.__file__"))
+    # Last, which file results.load read: the embedded copy, in the working folder.
+    notebook.cells.append(nbformat.v4.new_code_cell(
+        "print(next(p for p in results.candidates('recall_tuned') if p.is_file()))"))
     NotebookClient(notebook, timeout=300, kernel_name="python3", allow_errors=False,
                    resources={"metadata": {"path": str(work)}}).execute()
     data_cell = next(c for c in notebook.cells if "benchmark-data" in c.metadata.get("tags", []))
-    embedded = set(re.findall(r'\\"([\w.-]+\.json)\\":\{', data_cell.source))
-    assert "recall.json" in embedded, embedded
+    embedded = _embedded(data_cell)
+    assert embedded == {"recall_tuned.json"}, embedded  # the one result the chapter reads
     assert {p.name for p in (work / "benchmarks" / "results").iterdir()} == embedded
+    found = notebook.cells[-1].outputs[0]["text"].strip()
+    assert found == str(work / "benchmarks" / "results" / "recall_tuned.json"), found
     assert not (tmp_path / "benchmarks").exists(), "nothing is written outside the working folder"
     images = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs
               if "image/png" in o.get("data", {})]
