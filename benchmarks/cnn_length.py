@@ -24,7 +24,6 @@ skips the runs already there, so the sweep can be stopped and restarted at any t
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -32,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import RESULTS, provenance, write_json_atomic  # noqa: E402
+from benchmarks.common import RESULTS, provenance, resumed, write_json_atomic  # noqa: E402
 
 MAX_CHARS = 150
 EMBED = 64
@@ -160,13 +159,8 @@ def main() -> None:
     settings = {"max_chars": MAX_CHARS, "embed_dim": EMBED, "kernel_sizes": list(KERNELS), "epochs": args.epochs,
                 "matched_filters": MATCHED_FILTERS, "train_size": args.train, "lr": 5e-3, "batch_size": 32,
                 "buckets": [bucket_label(b) for b in BUCKETS], "threads": 1}
-    runs, sessions = [], []
-    if args.resume and args.out.exists():
-        old = json.loads(args.out.read_text())["results"]
-        if old["settings"] != settings:
-            raise SystemExit(f"{args.out} was made with other settings ({old['settings']}); "
-                             "choose another --out or leave out --resume")
-        runs, sessions = old["runs"], old["sessions"]
+    old = resumed(args.out, settings, args.resume)
+    runs, sessions = old.get("runs", []), old.get("sessions", [])
     splits = load(args.train)
     session = {**provenance(), "seconds": 0.0}
     sessions.append(session)

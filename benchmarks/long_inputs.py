@@ -24,7 +24,6 @@ skips the runs already there, so the sweep can be stopped and restarted at any t
 from __future__ import annotations
 
 import argparse
-import json
 import string
 import sys
 import time
@@ -34,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import RESULTS, provenance, write_json_atomic  # noqa: E402
+from benchmarks.common import RESULTS, provenance, resumed, write_json_atomic  # noqa: E402
 
 ALPHABET = string.ascii_lowercase
 MIN_LEN, MAX_LEN = 10, 80
@@ -127,13 +126,8 @@ def main() -> None:
     settings = {"alphabet": ALPHABET, "min_len": MIN_LEN, "max_len": MAX_LEN, "train": args.train,
                 "epochs": args.epochs, "test_per_bucket": args.test, "buckets": [f"{a}-{b}" for a, b in BUCKETS],
                 "embed_dim": 32, "hidden_size": 64, "lr": 1e-2, "batch_size": 64, "threads": 1}
-    runs, sessions = [], []
-    if args.resume and args.out.exists():
-        old = json.loads(args.out.read_text())["results"]
-        if old["settings"] != settings:
-            raise SystemExit(f"{args.out} was made with other settings ({old['settings']}); "
-                             "choose another --out or leave out --resume")
-        runs, sessions = old["runs"], old["sessions"]
+    old = resumed(args.out, settings, args.resume)
+    runs, sessions = old.get("runs", []), old.get("sessions", [])
     session = {**provenance(), "seconds": 0.0}
     sessions.append(session)
     start = time.perf_counter()

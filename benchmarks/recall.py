@@ -25,13 +25,20 @@ import datetime as dt
 import json
 import sys
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import RESULTS, provenance, write_result, write_result_atomic  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    RESULTS,
+    provenance,
+    resumed,
+    run_jobs,
+    write_result,
+    write_result_atomic,
+)
 from course_utils import recall  # noqa: E402
 
 
@@ -185,22 +192,14 @@ def tuned_figures(records: list[dict], cfg: dict, extra: dict) -> dict:
 
 def run_tuned(args: argparse.Namespace, settings: dict) -> Path:
     """The tuned sweep (see the comment above :data:`LR_GRID`), resumable; returns the file written."""
-    import torch
-
     out = args.out or RESULTS / "recall_tuned.json"
     cfg = {"settings": settings, "cells": args.cells, "lags": sorted(args.lags), "seeds": args.seeds,
            "steps": args.steps, "lr_grid": sorted(args.lr_grid), "tune_lags": sorted(args.tune_lags),
            "chance_margin": args.chance_margin, "jobs": args.jobs}
-    records, step_sec, sessions = [], None, []
-    if args.resume and out.exists():
-        old = json.loads(out.read_text())["results"]
-        stored = {k: old["settings"][k] for k in FIXED}
-        if stored != {k: settings[k] for k in FIXED}:
-            raise SystemExit(f"{out} was made with other settings ({stored}); choose another --out or leave out --resume")
-        records, sessions = old["runs"], old.get("sessions", [])
-        step_sec = old.get("step_seconds")
-        if step_sec and not all(str(lag) in step_sec.get(kind, {}) for kind in args.cells for lag in args.lags):
-            step_sec = None  # timings of other cells or lags: time again
+    old = resumed(out, settings, args.resume, FIXED)
+    records, sessions, step_sec = old.get("runs", []), old.get("sessions", []), old.get("step_seconds")
+    if step_sec and not all(str(lag) in step_sec.get(kind, {}) for kind in args.cells for lag in args.lags):
+        step_sec = None  # timings of other cells or lags: time again
     start = time.perf_counter()
     session = {**provenance(), "seconds": 0.0}
     sessions = [*sessions, session]
@@ -224,25 +223,7 @@ def run_tuned(args: argparse.Namespace, settings: dict) -> Path:
               f"steps {result['steps']}: accuracy {result['accuracy']:.3f} in {result['seconds']:6.1f} s  "
               f"[{time.perf_counter() - start:7.1f} s]", flush=True)
 
-    if args.jobs == 1:  # in this process: nothing is left behind when it is killed
-        torch.set_num_threads(1)
-        while jobs := tuned_plan(records, cfg)[0]:
-            report(one_tuned_run(jobs[0]))
-    else:
-        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-            running: dict = {}
-            while True:
-                busy = {run_key(j) for j in running.values()}
-                waiting = [j for j in tuned_plan(records, cfg)[0] if run_key(j) not in busy]
-                while waiting and len(running) < args.jobs:
-                    j = waiting.pop(0)
-                    running[pool.submit(one_tuned_run, j)] = j
-                if not running:
-                    break
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    del running[future]
-                    report(future.result())
+    run_jobs(lambda: tuned_plan(records, cfg)[0], one_tuned_run, report, args.jobs, run_key)
     write()
     return out
 

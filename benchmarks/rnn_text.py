@@ -36,17 +36,22 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
+import functools
 import sys
 import time
 import zlib
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import RESULTS, provenance, write_result_atomic  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    RESULTS,
+    provenance,
+    resumed,
+    run_jobs,
+    write_result_atomic,
+)
 
 LR_GRID = {"bbc": (5e-3, 1e-2, 2e-2), "seg": (1e-2,)}
 CHAPTER_LR = {"bbc": 5e-3, "seg": 1e-2}
@@ -262,13 +267,8 @@ def main() -> None:
            "lr_grid": {e: sorted(args.lr_grid or LR_GRID[e]) for e in args.experiments}}
     if cfg["tune_seed"] not in cfg["seeds"]:
         parser.error("--seeds must include 0, the tuning seed")
-    records, sessions = [], []
-    if args.resume and out.exists():
-        old = json.loads(out.read_text())["results"]
-        if {k: old["settings"][k] for k in FIXED} != settings:
-            raise SystemExit(f"{out} was made with other settings ({ {k: old['settings'][k] for k in FIXED} }); "
-                             "choose another --out or leave out --resume")
-        records, sessions = old["runs"], old.get("sessions", [])
+    old = resumed(out, settings, args.resume, FIXED)
+    records, sessions = old.get("runs", []), old.get("sessions", [])
     start = time.perf_counter()
     session = {**provenance(), "seconds": 0.0}
     sessions = [*sessions, session]
@@ -293,24 +293,8 @@ def main() -> None:
 
     print(f"{len(records)} runs already in {out}" if records else f"writing {out}", flush=True)
     write()
-    if args.jobs == 1:  # in this process: nothing is left behind when it is killed
-        while jobs := plan(records, cfg)[0]:
-            report(one_run(jobs[0], settings))
-    else:
-        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-            running: dict = {}
-            while True:
-                busy = {run_key(j) for j in running.values()}
-                waiting = [j for j in plan(records, cfg)[0] if run_key(j) not in busy]
-                while waiting and len(running) < args.jobs:
-                    job = waiting.pop(0)
-                    running[pool.submit(one_run, job, settings)] = job
-                if not running:
-                    break
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    del running[future]
-                    report(future.result())
+    run_one = functools.partial(one_run, settings=settings)  # picklable, for the workers
+    run_jobs(lambda: plan(records, cfg)[0], run_one, report, args.jobs, run_key)
     write()
     print(f"wrote {out} in {time.perf_counter() - start:.0f} s")
 

@@ -35,7 +35,6 @@ skips the runs already there, so the sweep can be stopped and restarted at any t
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -45,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import RESULTS, provenance, write_json_atomic  # noqa: E402
+from benchmarks.common import RESULTS, provenance, resumed, write_json_atomic  # noqa: E402
 
 DATE_MODELS = ("gru_attention", "transformer", "transformer_nopos")
 LM_MODELS = ("gru_lm", "transformer_lm")
@@ -237,13 +236,8 @@ def main() -> None:
     torch.set_num_threads(1)
     settings = {"epochs": args.epochs, "steps": args.steps, "date_lr": DATE_LR, "lm_lr": LM_LR, "window": WINDOW,
                 "lm_batch": LM_BATCH, "lm_test_chars": LM_TEST_CHARS, "threads": 1}
-    runs, sessions = [], []
-    if args.resume and args.out.exists():
-        old = json.loads(args.out.read_text())["results"]
-        if old["settings"] != settings:
-            raise SystemExit(f"{args.out} was made with other settings ({old['settings']}); "
-                             "choose another --out or leave out --resume")
-        runs, sessions = old["runs"], old["sessions"]
+    old = resumed(args.out, settings, args.resume)
+    runs, sessions = old.get("runs", []), old.get("sessions", [])
     session = {**provenance(), "seconds": 0.0}
     sessions.append(session)
     start = time.perf_counter()

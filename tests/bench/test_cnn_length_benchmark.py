@@ -2,8 +2,7 @@
 shape after every run, and ``--resume`` runs only what is missing and refuses other settings."""
 
 import json
-import subprocess
-import sys
+from functools import partial
 
 import numpy as np
 
@@ -11,17 +10,10 @@ TINY = ["--train", "200", "--epochs", "1"]
 BUCKETS = ["1-20", "21-40", "41-80", "81-150", "151+"]
 
 
-def _run(root, out, *extra, check=True):
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.cnn_length", *TINY, "--out", str(out), *extra],
-                          cwd=root, capture_output=True, text=True, timeout=300)
-    if check:
-        assert proc.returncode == 0, proc.stderr[-2000:]
-    return proc
-
-
-def test_cnn_length_writes_resumes_and_refuses_other_settings(root, tmp_path):
+def test_cnn_length_writes_resumes_and_refuses_other_settings(run_benchmark, tmp_path):
     out = tmp_path / "cnn.json"
-    _run(root, out, "--seeds", "0", "--models", "textcnn", "lstm")
+    bench = partial(run_benchmark, "cnn_length", *TINY, "--out", str(out))
+    bench("--seeds", "0", "--models", "textcnn", "lstm")
     result = json.loads(out.read_text())
     assert {"command", "date", "machine", "results"} <= set(result)
     assert "cnn_length" in result["command"]
@@ -37,7 +29,7 @@ def test_cnn_length_writes_resumes_and_refuses_other_settings(root, tmp_path):
         assert abs(weighted - row["accuracy"]) < 1e-3  # the buckets split the test set
     first = runs[0]
 
-    second = _run(root, out, "--seeds", "0", "1", "--resume")
+    second = bench("--seeds", "0", "1", "--resume")
     figures = json.loads(out.read_text())["results"]
     assert "textcnn          seed 0" not in second.stdout and second.stdout.count(" seed ") == 4
     assert figures["runs"][0] == first and figures["runs_done"] == 6 and len(figures["sessions"]) == 2
@@ -49,5 +41,5 @@ def test_cnn_length_writes_resumes_and_refuses_other_settings(root, tmp_path):
     acc = [r["accuracy"] for r in figures["runs"] if r["model"] == "lstm"]
     assert figures["summary"]["lstm"]["seeds"] == 2 and abs(figures["summary"]["lstm"]["accuracy"] - np.mean(acc)) < 1e-4
 
-    refused = _run(root, out, "--seeds", "0", "--resume", "--epochs", "2", check=False)
+    refused = bench("--seeds", "0", "--resume", "--epochs", "2", check=False)
     assert refused.returncode != 0 and "other settings" in refused.stderr

@@ -2,8 +2,7 @@
 shape after every run, and ``--resume`` runs only what is missing and refuses other settings."""
 
 import json
-import subprocess
-import sys
+from functools import partial
 
 import numpy as np
 
@@ -11,17 +10,10 @@ TINY = ["--train", "64", "--epochs", "1", "--test", "3"]
 BUCKETS = ["10-19", "20-29", "30-39", "40-49", "50-59", "60-69", "70-80"]
 
 
-def _run(root, out, *extra, check=True):
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.long_inputs", *TINY, "--out", str(out), *extra],
-                          cwd=root, capture_output=True, text=True, timeout=300)
-    if check:
-        assert proc.returncode == 0, proc.stderr[-2000:]
-    return proc
-
-
-def test_long_inputs_writes_resumes_and_refuses_other_settings(root, tmp_path):
+def test_long_inputs_writes_resumes_and_refuses_other_settings(run_benchmark, tmp_path):
     out = tmp_path / "long.json"
-    first = _run(root, out, "--seeds", "0", "--attention", "none")
+    bench = partial(run_benchmark, "long_inputs", *TINY, "--out", str(out))
+    first = bench("--seeds", "0", "--attention", "none")
     result = json.loads(out.read_text())
     assert {"command", "date", "machine", "results"} <= set(result)
     assert "long_inputs" in result["command"] and "--train 64" in result["command"]
@@ -37,7 +29,7 @@ def test_long_inputs_writes_resumes_and_refuses_other_settings(root, tmp_path):
     assert first.stdout.count("seed 0:") == 1
 
     # resume with one more seed and the attention model: the finished run is kept as it was, three are added
-    second = _run(root, out, "--seeds", "0", "1", "--resume", "--jobs", "2")
+    second = bench("--seeds", "0", "1", "--resume", "--jobs", "2")
     figures = json.loads(out.read_text())["results"]
     assert second.stdout.count("seed") == 3 and "none    seed 0" not in second.stdout
     assert figures["runs"][0] == run and figures["runs_done"] == 4 and figures["complete"] is True
@@ -51,9 +43,9 @@ def test_long_inputs_writes_resumes_and_refuses_other_settings(root, tmp_path):
     assert abs(summary["mean"] - np.mean(values)) < 1e-4 and summary["min"] == min(values)
 
     # nothing left to do: no run is repeated
-    third = _run(root, out, "--seeds", "0", "1", "--resume")
+    third = bench("--seeds", "0", "1", "--resume")
     assert "seed" not in third.stdout and json.loads(out.read_text())["results"]["runs_done"] == 4
 
     # other settings cannot be mixed into the same file
-    refused = _run(root, out, "--seeds", "0", "--resume", "--epochs", "2", check=False)
+    refused = bench("--seeds", "0", "--resume", "--epochs", "2", check=False)
     assert refused.returncode != 0 and "other settings" in refused.stderr

@@ -2,23 +2,15 @@
 shape after every run, and ``--resume`` runs only what is missing and refuses other settings."""
 
 import json
-import subprocess
-import sys
+from functools import partial
 
 TINY = ["--epochs", "1", "--steps", "8"]
 
 
-def _run(root, out, *extra, check=True):
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.transformer", *TINY, "--out", str(out), *extra],
-                          cwd=root, capture_output=True, text=True, timeout=600)
-    if check:
-        assert proc.returncode == 0, proc.stderr[-2000:]
-    return proc
-
-
-def test_transformer_benchmark_writes_resumes_and_refuses_other_settings(root, tmp_path):
+def test_transformer_benchmark_writes_resumes_and_refuses_other_settings(run_benchmark, tmp_path):
     out = tmp_path / "transformer.json"
-    first = _run(root, out, "--seeds", "0", "--tasks", "lm")
+    bench = partial(run_benchmark, "transformer", *TINY, "--out", str(out), timeout=600)
+    first = bench("--seeds", "0", "--tasks", "lm")
     result = json.loads(out.read_text())
     assert {"command", "date", "machine", "results"} <= set(result)
     figures = result["results"]
@@ -33,7 +25,7 @@ def test_transformer_benchmark_writes_resumes_and_refuses_other_settings(root, t
     assert first.stdout.count("seed 0:") == 2
 
     # resume with the dates: the two runs are kept as they were, three are added
-    second = _run(root, out, "--seeds", "0", "--resume")
+    second = bench("--seeds", "0", "--resume")
     figures = json.loads(out.read_text())["results"]
     assert second.stdout.count("seed 0:") == 3 and "lm gru_lm" not in second.stdout
     assert figures["runs_done"] == 5 and len(figures["sessions"]) == 2
@@ -49,9 +41,9 @@ def test_transformer_benchmark_writes_resumes_and_refuses_other_settings(root, t
     assert summary["lm"]["models"]["gru_lm"]["perplexity"]["mean"] == figures["runs"][0]["perplexity"]
 
     # nothing left to do: no run is repeated
-    third = _run(root, out, "--seeds", "0", "--resume")
+    third = bench("--seeds", "0", "--resume")
     assert "seed" not in third.stdout and json.loads(out.read_text())["results"]["runs_done"] == 5
 
     # other settings cannot be mixed into the same file
-    refused = _run(root, out, "--seeds", "0", "--resume", "--steps", "9", check=False)
+    refused = bench("--seeds", "0", "--resume", "--steps", "9", check=False)
     assert refused.returncode != 0 and "other settings" in refused.stderr

@@ -18,7 +18,7 @@ from urllib.request import urlopen
 
 import numpy as np
 import pytest
-from browser import chromium, find_chromium, leaves_origin, serve
+from browser import leaves_origin, serve
 
 BIN = Path(sys.executable).parent
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("book")]  # with test_book's builds
@@ -47,17 +47,6 @@ def site(root) -> Path:
 def base_url(site):
     with serve(site) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    if find_chromium() is None:
-        message = "Chromium is not installed (apt-get install chromium chromium-driver)"
-        if os.environ.get("CI"):
-            pytest.fail(message)  # CI installs it: its absence there is a failure
-        pytest.skip(message)
-    with chromium(tmp_path_factory.mktemp("chromium-profile")) as browser:
-        yield browser
 
 
 @pytest.fixture(scope="module")

@@ -8,27 +8,13 @@ after the grader's :class:`SafeFeedback` (nothing runs: the title stays).
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "book"))
-from browser import chromium, find_chromium, serve  # noqa: E402
+from browser import serve  # noqa: E402
 from test_collect import _hostile_notebook  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    if find_chromium() is None:
-        message = "Chromium is not installed (apt-get install chromium chromium-driver)"
-        if os.environ.get("CI"):
-            pytest.fail(message)  # CI installs it: its absence there is a failure
-        pytest.skip(message)
-    with chromium(tmp_path_factory.mktemp("chromium-profile")) as browser:
-        yield browser
 
 
 def test_feedback_runs_no_student_script_in_chromium(browser, tmp_path):
