@@ -2,10 +2,7 @@
 decoding, beam search against exhaustive search, and a short training run."""
 
 import itertools
-import json
 import math
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -277,21 +274,3 @@ def test_exact_match():
     with pytest.raises(ValueError):
         s2s.exact_match(["a"], [])
 
-
-def test_benchmark_writes_its_result(root, tmp_path):
-    out = tmp_path / "seq2seq.json"
-    command = [sys.executable, "benchmarks/seq2seq.py", "--sizes", "60", "120", "--compare-size", "60",
-               "--compare", "dot", "--seeds", "0", "--epochs", "1", "--test", "3", "--threads", "1", "--out", str(out)]
-    proc = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    result = json.loads(out.read_text())
-    assert {"command", "date", "machine", "results"} <= set(result)
-    assert "benchmarks/seq2seq.py --sizes 60 120" in result["command"]
-    figures = result["results"]
-    assert figures["sizes"] == [60, 120] and figures["compare_size"] == 60
-    grid = sorted((r["attention"], r["requested_size"]) for r in figures["rows"])
-    assert grid == [("dot", 60), ("none", 60), ("none", 120), ("scaled", 60), ("scaled", 120)]
-    for row in figures["rows"]:
-        assert 0 <= row["exact_match"] <= 1 and set(row["by_language"]) == {"en", "fr", "de", "zh"}
-        assert row["test_size"] == 12 and row["train_size"] <= row["requested_size"]
-    assert "exact match" in proc.stdout
