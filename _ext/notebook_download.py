@@ -3,7 +3,8 @@ that reads on its own and runs outside the book.
 
 sphinx-book-theme lists an .ipynb download only when a launch service (Binder, ...) is
 configured; this course has none, so this writes a notebook next to the page's source and
-tells the theme. The notebook MyST-NB executed (_build/jupyter_execute/<page>.ipynb) holds
+tells the theme. The notebook MyST-NB executed (_build/jupyter_execute/<page>.ipynb; when the
+page came from the execution cache, `cached_outputs.py` puts the outputs in it) holds
 MyST that JupyterLab shows raw; `standalone_notebook` turns it into plain Jupyter markdown:
 
 - a first cell says what the notebook is and what it needs to run (a clone of the course,
