@@ -89,7 +89,9 @@ def summarise(runs: list[dict]) -> dict:
 # 1 / n_symbols, the number of classes of recall.recall_task) at every learning rate on a lag is
 # tuned again on that lag at twice the steps (those runs are recorded too). A cell's learning
 # rate is the one with the highest mean accuracy over the tuning lags (taking, on each lag, the
-# longest tuning runs), ties to the smaller rate. Phase "sweep" then trains every cell at every
+# longest tuning runs); a tie (several rates at 100%, say) goes to the rate that learned fastest,
+# the highest mean of the accuracies recorded along the runs (:func:`learning_area`), and a tie
+# of both to the smaller rate. Phase "sweep" then trains every cell at every
 # lag and seed at its learning rate for --steps steps. Every finished run is appended to the
 # result file at once (written atomically); --resume skips the runs already in it.
 
@@ -99,6 +101,12 @@ TUNE_SEED = 0
 CHANCE_MARGIN = 0.05
 # settings every run of one result file shares (a resumed file must have been made with the same)
 FIXED = ("hidden_size", "batch_size", "gate_bias", "eval_size", "n_symbols", "n_noise", "clip")
+
+
+def learning_area(run: dict) -> float:
+    """How fast a run learned: the mean of the test accuracies recorded every tenth of its steps
+    (its learning curve's area over the run, 1.0 for a run at 100% from its first record)."""
+    return float(np.mean([accuracy for _, accuracy in run["curve"]]))
 
 
 def run_key(run: dict) -> tuple:
@@ -149,19 +157,22 @@ def tuned_plan(records: list[dict], cfg: dict) -> tuple[list[dict], dict, dict, 
                     jobs += missing
                     ready = False
                     break
-                accuracy[lag] = {"steps": steps, "accuracy": {j["lr"]: done[run_key(j)]["accuracy"] for j in wanted}}
+                accuracy[lag] = {"steps": steps, "accuracy": {j["lr"]: done[run_key(j)]["accuracy"] for j in wanted},
+                                 "area": {j["lr"]: learning_area(done[run_key(j)]) for j in wanted}}
                 if any(a > chance + cfg["chance_margin"] for a in accuracy[lag]["accuracy"].values()):
                     break  # off chance at some learning rate: no doubled steps on this lag
-        tuning[kind] = {str(lag): {"steps": a["steps"], "accuracy": {str(lr): acc for lr, acc in a["accuracy"].items()}}
+        tuning[kind] = {str(lag): {"steps": a["steps"], "accuracy": {str(lr): acc for lr, acc in a["accuracy"].items()},
+                                   "area": {str(lr): round(area, 4) for lr, area in a["area"].items()}}
                         for lag, a in accuracy.items()}
         if not ready:
             resolved = False
             continue
         best = None
-        for lr in sorted(cfg["lr_grid"]):  # ascending, and only a strictly higher mean wins: ties go to the smaller rate
-            mean = round(float(np.mean([accuracy[lag]["accuracy"][lr] for lag in cfg["tune_lags"]])), 9)
-            if best is None or mean > best[0]:
-                best = (mean, lr)
+        for lr in sorted(cfg["lr_grid"]):  # ascending, and only a strictly better score wins: ties go to the smaller rate
+            score = tuple(round(float(np.mean([accuracy[lag][what][lr] for lag in cfg["tune_lags"]])), 9)
+                          for what in ("accuracy", "area"))  # accuracy first, then speed of learning
+            if best is None or score > best[0]:
+                best = (score, lr)
         chosen[kind] = best[1]
         jobs += [job(kind, lag, seed, best[1], cfg["steps"], "sweep") for lag in cfg["lags"] for seed in cfg["seeds"]]
     jobs = [j for j in jobs if run_key(j) not in done]
@@ -177,6 +188,7 @@ def tuned_figures(records: list[dict], cfg: dict, extra: dict) -> dict:
     sweep = [r for r in records if r["phase"] == "sweep" and chosen.get(r["kind"]) == r["lr"]
              and r["steps"] == cfg["steps"] and r["lag"] in cfg["lags"] and r["seed"] in cfg["seeds"]]
     summary = summarise(sweep)
+    summary = {kind: summary[kind] for kind in cfg["cells"] if kind in summary}  # in the order of --cells
     for kind, per_lag in summary.items():
         for entry in per_lag.values():
             entry["lr"] = chosen[kind]
@@ -184,7 +196,7 @@ def tuned_figures(records: list[dict], cfg: dict, extra: dict) -> dict:
     settings = {**{k: s[k] for k in FIXED}, "steps": cfg["steps"], "cells": cfg["cells"], "lags": cfg["lags"],
                 "seeds": cfg["seeds"], "lr_grid": cfg["lr_grid"], "tune_lags": cfg["tune_lags"],
                 "tune_seed": TUNE_SEED, "chance": 1 / s["n_symbols"], "chance_margin": cfg["chance_margin"],
-                "jobs": cfg["jobs"], "threads_per_job": 1}
+                "tie_break": "learning_area, then the smaller rate", "jobs": cfg["jobs"], "threads_per_job": 1}
     return {"settings": settings, "complete": resolved and not jobs, "runs_done": len(records),
             "runs_planned": len(records) + len(jobs) if resolved else None, **extra,
             "chosen_lr": chosen, "tuning": tuning, "summary": summary, "runs": records}

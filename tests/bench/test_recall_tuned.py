@@ -29,6 +29,10 @@ def _key(r):
     return (r["kind"], r["lag"], r["seed"], r["lr"], r["steps"], r["hidden_size"], r["batch_size"], r["phase"])
 
 
+def _area(run):
+    return sum(accuracy for _, accuracy in run["curve"]) / len(run["curve"])
+
+
 def _check_shape(result, steps, margin=0.05):
     """The file follows the protocol: tuning at every lr, doubled steps exactly where a cell was at
     chance at every lr, the sweep at each cell's best lr, and the summary of the sweep."""
@@ -47,18 +51,19 @@ def _check_shape(result, steps, margin=0.05):
     for kind in CELLS:
         means = {}
         for lag in LAGS:
-            first = {r["lr"]: r["accuracy"] for r in runs
+            first = {r["lr"]: (r["accuracy"], _area(r)) for r in runs
                      if (r["phase"], r["kind"], r["lag"], r["steps"]) == ("tune", kind, lag, steps)}
-            doubled = {r["lr"]: r["accuracy"] for r in runs
+            doubled = {r["lr"]: (r["accuracy"], _area(r)) for r in runs
                        if (r["phase"], r["kind"], r["lag"], r["steps"]) == ("tune", kind, lag, 2 * steps)}
             assert set(first) == set(GRID)
-            at_chance = all(a <= 1 / 8 + margin for a in first.values())
+            at_chance = all(a <= 1 / 8 + margin for a, _ in first.values())
             assert set(doubled) == (set(GRID) if at_chance else set())
             used = doubled or first
             assert figures["tuning"][kind][str(lag)]["steps"] == (2 * steps if doubled else steps)
             for lr in GRID:
                 means.setdefault(lr, []).append(used[lr])
-        best = max(sorted(GRID), key=lambda lr: round(sum(means[lr]) / 2, 9))  # first maximum: the smaller lr
+        # the best mean accuracy, then the fastest learning (mean of the curve), then the smaller lr
+        best = max(sorted(GRID), key=lambda lr: tuple(round(sum(m[i] for m in means[lr]) / 2, 9) for i in (0, 1)))
         assert chosen[kind] == best
         sweep = [r for r in runs if r["phase"] == "sweep" and r["kind"] == kind]
         assert sorted((r["lag"], r["seed"]) for r in sweep) == [(lag, 0) for lag in LAGS]
@@ -131,3 +136,24 @@ def test_tuned_recall_killed_mid_run_resumes_where_it_stopped(root, tmp_path):
     _check_shape(result, steps=200)
     assert result["results"]["runs"][: len(killed["runs"])] == killed["runs"]
     assert len(result["results"]["runs"]) > len(killed["runs"])
+
+
+def test_a_tie_on_accuracy_goes_to_the_rate_that_learned_fastest():
+    from benchmarks import recall
+
+    cfg = {"settings": {"hidden_size": 8, "batch_size": 4, "n_symbols": 8}, "cells": ["gru"], "lags": [5],
+           "seeds": [0], "steps": 10, "lr_grid": GRID, "tune_lags": [20, 50], "chance_margin": 0.05, "jobs": 1}
+
+    def tuning_run(lag, lr, curve):
+        return {"kind": "gru", "lag": lag, "seed": 0, "lr": lr, "steps": 10, "hidden_size": 8, "batch_size": 4,
+                "phase": "tune", "accuracy": curve[-1], "curve": [[i + 1, a] for i, a in enumerate(curve)]}
+
+    slow, fast = [0.1] * 9 + [1.0], [0.5] + [1.0] * 9  # both end at 100%
+    runs = [tuning_run(lag, lr, fast if lr == 0.01 else slow) for lag in (20, 50) for lr in GRID]
+    jobs, chosen, tuning, resolved = recall.tuned_plan(runs, cfg)
+    assert chosen == {"gru": 0.01} and resolved
+    assert tuning["gru"]["20"]["area"] == {"0.003": 0.19, "0.01": 0.95, "0.03": 0.19}
+    assert [(j["kind"], j["lr"], j["phase"]) for j in jobs] == [("gru", 0.01, "sweep")]
+    # equal accuracy and equal speed: the smaller rate
+    runs = [tuning_run(lag, lr, fast) for lag in (20, 50) for lr in GRID]
+    assert recall.tuned_plan(runs, cfg)[1] == {"gru": 0.003}
