@@ -1,4 +1,4 @@
-"""The GRU/LSTM and depth benchmark of Chapters 6-7 runs on a tiny setting, writes a result of
+"""The RNN/GRU/LSTM and depth benchmark of Chapters 5-7 runs on a tiny setting, writes a result of
 the documented shape, resumes without repeating a run, and the committed result covers what
 the chapters read from it."""
 
@@ -73,15 +73,17 @@ def test_committed_rnn_text_result_covers_the_chapters(root):
     assert "rnn_text" in result["command"] and "--limit" not in result["command"]
     assert figures["complete"] and figures["settings"]["limit"] is None
     assert len(figures["settings"]["seeds"]) >= 3
+    assert set(figures["summary"]["sent"]) == {"rnn_max", "gru_max"}
     assert set(figures["summary"]["bbc"]) == {"lstm_max", "gru_max", "lstm_last", "lstm_last_bias1"}
     assert set(figures["summary"]["seg"]) == {"bilstm_1", "bigru_1", "bilstm_2", "bilstm_1_wide", "lstm_uni"}
-    for experiment in ("bbc", "seg"):
+    for experiment in ("sent", "bbc", "seg"):
         assert set(figures["tuning"][experiment]) == set(figures["summary"][experiment])
         for config, entry in figures["summary"][experiment].items():
             assert entry["seeds"] == figures["settings"]["seeds"]
             assert entry["lr"] in figures["settings"]["lr_grid"][experiment]
             assert set(figures["tuning"][experiment][config]) == {str(lr) for lr in figures["settings"]["lr_grid"][experiment]}
     assert len(figures["settings"]["lr_grid"]["bbc"]) >= 3  # Chapter 6 says the classifier's rate is tuned
+    assert 3e-3 in figures["settings"]["lr_grid"]["sent"]  # Chapter 5's rate, among those tuned
     seg = figures["summary"]["seg"]
     # the wide one-layer model is the parameter-matched control of the two-layer one, the
     # left-to-right LSTM that of the one-layer BiLSTM
