@@ -11,34 +11,14 @@ is taken from the cache when nothing changed, and a missing or corrupt record of
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from tiny_book import FRONT_MATTER, build, make_project
 
-BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.slow
 
-CONF = """
-import sys
-sys.path.insert(0, {ext!r})
-extensions = ["myst_nb"] + (["cache_inputs"] if {with_extension!r} else [])
-nb_execution_mode = "cache"
-nb_execution_timeout = 120
-exclude_patterns = ["_build", "benchmarks", "mylib"]
-cache_inputs_library = "mylib"
-"""
-
-PAGE = """---
-kernelspec:
-  name: python3
-  display_name: Python 3
-jupytext:
-  text_representation:
-    format_name: myst
----
-# A number
+PAGE = FRONT_MATTER + """# A number
 
 ```{toctree}
 other
@@ -60,28 +40,23 @@ def load(name):
 
 
 def _project(folder: Path, root: Path, with_extension: bool) -> Path:
-    src = folder / "src"
-    (src / "mylib" / "instructor").mkdir(parents=True)
-    (src / "benchmarks" / "results").mkdir(parents=True)
-    (src / "conf.py").write_text(CONF.format(ext=str(root / "_ext"), with_extension=with_extension))
-    (src / "index.md").write_text(PAGE)
-    (src / "other.md").write_text("# Other\n\nA page without code: never in the execution cache.\n")
-    (src / "mylib" / "__init__.py").write_text("SCALE = 10\n")
-    (src / "mylib" / "results.py").write_text(RESULTS)
-    (src / "mylib" / "instructor" / "__init__.py").write_text("# never imported by a page\n")
-    (src / "benchmarks" / "results" / "x.json").write_text(json.dumps({"value": 1}))
-    (src / "benchmarks" / "results" / "unread.json").write_text(json.dumps({"value": 0}))
-    return src
+    files = {
+        "index.md": PAGE,
+        "other.md": "# Other\n\nA page without code: never in the execution cache.\n",
+        "mylib/__init__.py": "SCALE = 10\n",
+        "mylib/results.py": RESULTS,
+        "mylib/instructor/__init__.py": "# never imported by a page\n",
+        "benchmarks/results/x.json": json.dumps({"value": 1}),
+        "benchmarks/results/unread.json": json.dumps({"value": 0}),
+    }
+    return make_project(folder, root / "_ext", ["cache_inputs"] if with_extension else [], files,
+                        exclude=("benchmarks", "mylib"), conf_extra='cache_inputs_library = "mylib"\n')
 
 
 def _build(src: Path) -> tuple[str, str]:
     """Build; return the build log and the page's text."""
-    out = src.parent / "_build" / "html"
-    proc = subprocess.run([str(BIN / "sphinx-build"), "-b", "html", "-W", str(src), str(out)],
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    page = (out / "index.html").read_text()
-    return proc.stdout + proc.stderr, re.search(r"value: \d+ scale: \d+", page).group(0)
+    log, out = build(src)
+    return log, re.search(r"value: \d+ scale: \d+", (out / "index.html").read_text()).group(0)
 
 
 def _read(log: str) -> str:

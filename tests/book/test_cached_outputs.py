@@ -8,34 +8,15 @@ from the cache. Without `_ext/cached_outputs.py` (the control) MyST-NB 1.4 write
 with it, both have the outputs of the first build's execution.
 """
 
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
+from tiny_book import FRONT_MATTER, build, make_project
 
-BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.slow
 
-CONF = """
-import sys
-sys.path.insert(0, {ext!r})
-extensions = ["myst_nb", "notebook_download"] + (["cached_outputs"] if {with_extension!r} else [])
-nb_execution_mode = "cache"
-nb_execution_timeout = 120
-exclude_patterns = ["_build"]
-"""
-
-PAGE = """---
-kernelspec:
-  name: python3
-  display_name: Python 3
-jupytext:
-  text_representation:
-    format_name: myst
----
-# A page
+PAGE = FRONT_MATTER + """# A page
 
 ```{literalinclude} snippet.py
 ```
@@ -56,27 +37,19 @@ x = 1
 
 
 def _project(folder: Path, root: Path, with_extension: bool) -> Path:
-    src = folder / "src"
-    src.mkdir(parents=True)
-    (src / "conf.py").write_text(CONF.format(ext=str(root / "_ext"), with_extension=with_extension))
-    (src / "index.md").write_text(PAGE)
-    (src / "snippet.py").write_text("x = 1\n")
-    return src
+    extensions = ["notebook_download"] + (["cached_outputs"] if with_extension else [])
+    return make_project(folder, root / "_ext", extensions, {"index.md": PAGE, "snippet.py": "x = 1\n"})
 
 
 def _build(src: Path) -> str:
-    out = src.parent / "_build" / "html"
-    proc = subprocess.run([str(BIN / "sphinx-build"), "-b", "html", "-W", str(src), str(out)],
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    return proc.stdout + proc.stderr
+    return build(src)[0]
 
 
 def _outputs(src: Path) -> tuple[list, list]:
     """The code cells' outputs of the executed notebook and of the download."""
-    build = src.parent / "_build"
-    executed = nbformat.read(build / "jupyter_execute" / "index.ipynb", as_version=4)
-    download = nbformat.read(build / "html" / "_sources" / "index.ipynb", as_version=4)
+    built = src.parent / "_build"
+    executed = nbformat.read(built / "jupyter_execute" / "index.ipynb", as_version=4)
+    download = nbformat.read(built / "html" / "_sources" / "index.ipynb", as_version=4)
     return ([c.outputs for c in executed.cells if c.cell_type == "code"],
             [c.outputs for c in download.cells if c.cell_type == "code"])
 

@@ -8,36 +8,16 @@ goes to stderr. Then the flag goes, as when the font is installed. Without `_ext
 shows the characters, and the build after that takes it from the cache again.
 """
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from tiny_book import FRONT_MATTER, build, make_project
 
 from course_utils import viz
 
-BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.slow
 
-CONF = """
-import sys
-sys.path.insert(0, {ext!r})
-extensions = ["myst_nb"] + (["cjk_cache"] if {with_extension!r} else [])
-nb_execution_mode = "cache"
-nb_output_stderr = "remove"
-nb_execution_timeout = 120
-exclude_patterns = ["_build"]
-"""
-
-PAGE = """---
-kernelspec:
-  name: python3
-  display_name: Python 3
-jupytext:
-  text_representation:
-    format_name: myst
----
-# A label
+PAGE = FRONT_MATTER + """# A label
 
 ```{code-cell} ipython3
 import os
@@ -51,21 +31,15 @@ print("label:", viz.cjk_label("2047年"))
 
 
 def _project(folder: Path, root: Path, with_extension: bool) -> Path:
-    src = folder / "src"
-    src.mkdir(parents=True)
-    (src / "conf.py").write_text(CONF.format(ext=str(root / "_ext"), with_extension=with_extension))
-    (src / "index.md").write_text(PAGE)
-    (src / "nofont.flag").write_text("pretend that no CJK font is installed\n")
-    return src
+    return make_project(folder, root / "_ext", ["cjk_cache"] if with_extension else [],
+                        {"index.md": PAGE, "nofont.flag": "pretend that no CJK font is installed\n"},
+                        conf_extra='nb_output_stderr = "remove"\n')
 
 
 def _build(src: Path) -> tuple[str, str]:
     """Build; return the build log and the page's text."""
-    out = src.parent / "_build" / "html"
-    proc = subprocess.run([str(BIN / "sphinx-build"), "-b", "html", str(src), str(out)],
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    return proc.stdout + proc.stderr, (out / "index.html").read_text()
+    log, out = build(src, warnings_are_errors=False)
+    return log, (out / "index.html").read_text()
 
 
 @pytest.fixture(scope="module")
