@@ -24,7 +24,7 @@ import zipfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import write_result  # noqa: E402
+from benchmarks.common import write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "01_neurons"
@@ -38,7 +38,8 @@ from pathlib import Path
 from course_utils.instructor.grade import collect
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 with tempfile.TemporaryDirectory() as spool:
-    subs, _ = collect(sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), spool=Path(spool) if sys.argv[4] == "spool" else None)
+    spool_dir = Path(spool) if sys.argv[4] == "spool" else None
+    subs, _ = collect(sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), spool=spool_dir)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"students": len(subs), "ok": sum(s.status == "ok" for s in subs),
                       "before_kib": before, "peak_kib": peak}))
@@ -67,7 +68,8 @@ def measure(class_zip: Path, mode: str) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 2000], help="class sizes (first: the baseline)")
-    parser.add_argument("--out", type=Path, default=None, help="result file (default: benchmarks/results/collect_memory.json)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="result file (default: benchmarks/results/collect_memory.json)")
     args = parser.parse_args(argv)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

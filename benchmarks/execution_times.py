@@ -23,7 +23,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import write_result  # noqa: E402
+from benchmarks.common import write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 BUDGETS = {"chapter": 90.0, "exercise": 60.0}

@@ -50,10 +50,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import write_result  # noqa: E402
-from course_utils.instructor import grade  # noqa: E402
-from course_utils.instructor.course import scratch_course, venv_environ  # noqa: E402
-from course_utils.instructor.release import cached_release  # noqa: E402
+from benchmarks.common import write_result
+from course_utils.instructor import grade
+from course_utils.instructor.course import scratch_course, venv_environ
+from course_utils.instructor.release import cached_release
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "01_neurons"
@@ -276,9 +276,10 @@ def main() -> None:
         mode = f"grade --scheduler, {workers} worker{'s' * (workers > 1)}"
         if mode in by_mode:
             local = by_mode[f"grade --jobs {workers}"]
+            overhead = (by_mode[mode]["seconds"] - local["seconds"]) / args.copies
             dask[f"{workers}_workers"] = {
                 "seconds": by_mode[mode]["seconds"], "local_seconds": local["seconds"],
-                "overhead_seconds_per_submission": round((by_mode[mode]["seconds"] - local["seconds"]) / args.copies, 2)}
+                "overhead_seconds_per_submission": round(overhead, 2)}
             print(f"dask, {workers} worker(s): {by_mode[mode]['seconds']:.1f} s against --jobs {workers} "
                   f"{local['seconds']:.1f} s: {dask[f'{workers}_workers']['overhead_seconds_per_submission']:+.2f} s "
                   "per submission")
@@ -290,7 +291,8 @@ def main() -> None:
           f"--jobs 2 with an empty release cache / nbgrader autograde = {ratios['jobs2_cold_over_nbgrader']:.2f}x")
     print(f"protocol ({protocol['rounds']} interleaved rounds, medians): grade --jobs 2 "
           f"{protocol['median_seconds']['grade']:.1f} s against nbgrader autograde + generate_feedback "
-          f"{protocol['median_seconds']['baseline']:.1f} s = {protocol['wall_ratio']:.2f}x (target {PROTOCOL_TARGET}x); "
+          f"{protocol['median_seconds']['baseline']:.1f} s = {protocol['wall_ratio']:.2f}x "
+          f"(target {PROTOCOL_TARGET}x); "
           f"CPU s per submission {protocol['cpu_per_submission']['grade']:.2f} against "
           f"{protocol['cpu_per_submission']['baseline']:.2f}: {'met' if protocol['met'] else 'NOT met'}")
     figures = {"assignment": ASSIGNMENT, "copies": args.copies, "submission": str(shown), "modes": rows,

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import RESULTS, provenance, resumed, write_json_atomic  # noqa: E402
+from benchmarks.common import RESULTS, provenance, resumed, write_json_atomic
 
 ALPHABET = string.ascii_lowercase
 MIN_LEN, MAX_LEN = 10, 80

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import (  # noqa: E402
+from benchmarks.common import (
     RESULTS,
     provenance,
     resumed,
@@ -39,7 +39,7 @@ from benchmarks.common import (  # noqa: E402
     write_result,
     write_result_atomic,
 )
-from course_utils import recall  # noqa: E402
+from course_utils import recall
 
 
 def one_run(job: tuple[str, int, int, dict]) -> dict:
@@ -168,7 +168,8 @@ def tuned_plan(records: list[dict], cfg: dict) -> tuple[list[dict], dict, dict, 
             resolved = False
             continue
         best = None
-        for lr in sorted(cfg["lr_grid"]):  # ascending, and only a strictly better score wins: ties go to the smaller rate
+        # ascending, and only a strictly better score wins: ties go to the smaller rate
+        for lr in sorted(cfg["lr_grid"]):
             score = tuple(round(float(np.mean([accuracy[lag][what][lr] for lag in cfg["tune_lags"]])), 9)
                           for what in ("accuracy", "area"))  # accuracy first, then speed of learning
             if best is None or score > best[0]:
@@ -231,8 +232,9 @@ def run_tuned(args: argparse.Namespace, settings: dict) -> Path:
     def report(result: dict) -> None:
         records.append(result)
         write()
-        print(f"{result['phase']:5s} {result['kind']:5s} lag {result['lag']:3d} seed {result['seed']} lr {result['lr']:g} "
-              f"steps {result['steps']}: accuracy {result['accuracy']:.3f} in {result['seconds']:6.1f} s  "
+        print(f"{result['phase']:5s} {result['kind']:5s} lag {result['lag']:3d} seed {result['seed']} "
+              f"lr {result['lr']:g} steps {result['steps']}: "
+              f"accuracy {result['accuracy']:.3f} in {result['seconds']:6.1f} s  "
               f"[{time.perf_counter() - start:7.1f} s]", flush=True)
 
     run_jobs(lambda: tuned_plan(records, cfg)[0], one_tuned_run, report, args.jobs, run_key)

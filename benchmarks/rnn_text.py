@@ -51,7 +51,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import (  # noqa: E402
+from benchmarks.common import (
     RESULTS,
     provenance,
     resumed,
@@ -205,7 +205,8 @@ def run_seg(config: dict, lr: float, seed: int, settings: dict) -> dict:
     val = tagger.segmentation_report(model, d["vocab"], d["splits"]["val"])
     test = tagger.segmentation_report(model, d["vocab"], d["splits"]["test"])
     return {"val_f1": val["greedy"][2], "test_f1": test["greedy"][2], "test_f1_well_formed": test["well_formed"][2],
-            "test_precision": test["greedy"][0], "test_recall": test["greedy"][1], "test_ill_formed": test["ill_formed"],
+            "test_precision": test["greedy"][0], "test_recall": test["greedy"][1],
+            "test_ill_formed": test["ill_formed"],
             "loss": history.loss, "seconds": round(history.seconds, 2),
             "parameters": sum(p.numel() for p in model.layers.parameters()) + sum(
                 p.numel() for p in model.output.parameters())}

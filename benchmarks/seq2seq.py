@@ -36,9 +36,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import RESULTS, provenance, resumed, write_json_atomic  # noqa: E402
-from course_utils import data, text  # noqa: E402
-from course_utils.models import seq2seq as s2s  # noqa: E402
+from benchmarks.common import RESULTS, provenance, resumed, write_json_atomic
+from course_utils import data, text
+from course_utils.models import seq2seq as s2s
 
 LANGUAGES = ("en", "fr", "de", "zh")
 

@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import RESULTS, provenance, resumed, write_json_atomic  # noqa: E402
+from benchmarks.common import RESULTS, provenance, resumed, write_json_atomic
 
 DATE_MODELS = ("gru_attention", "transformer", "transformer_nopos")
 LM_MODELS = ("gru_lm", "transformer_lm")

@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import write_result  # noqa: E402
-from course_utils import data  # noqa: E402
-from course_utils.models import word2vec as w2v  # noqa: E402
+from benchmarks.common import write_result
+from course_utils import data
+from course_utils.models import word2vec as w2v
 
 
 def scores(vectors: np.ndarray, words: list[str], wordsim, questions) -> dict:

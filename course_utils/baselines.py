@@ -21,7 +21,9 @@ class BaselineResult:
     seconds: float
 
 
-def tfidf_linear(train: LabelledTexts, test: LabelledTexts, *, chinese: bool = False, C: float = 10.0) -> BaselineResult:
+def tfidf_linear(
+    train: LabelledTexts, test: LabelledTexts, *, chinese: bool = False, C: float = 10.0
+) -> BaselineResult:
     """TF-IDF + logistic regression (scikit-learn), fitted on ``train``, scored on ``test``.
 
     English is split into words; Chinese (``chinese=True``), which has no spaces, into

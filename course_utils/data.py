@@ -387,7 +387,8 @@ def _human_formats(language: str, d: _dt.date) -> list[str]:
             f"{d.month}/{d.day}/{d.year}", f"{d.day} {month[:3].upper()} {d.year}",
         ]  # fmt: skip
     if language == "fr":
-        return [f"{d.day} {month.lower()} {d.year}", f"{d.day:02d}/{d.month:02d}/{d.year}", f"le {d.day} {month.lower()} {d.year}"]
+        return [f"{d.day} {month.lower()} {d.year}", f"{d.day:02d}/{d.month:02d}/{d.year}",
+                f"le {d.day} {month.lower()} {d.year}"]
     if language == "de":
         return [f"{d.day}. {month} {d.year}", f"{d.day:02d}.{d.month:02d}.{d.year}", f"{d.day}. {month[:3]}. {d.year}"]
     return [f"{d.year}年{d.month}月{d.day}日", f"{d.year}年{d.month:02d}月{d.day:02d}日"]

@@ -111,7 +111,8 @@ def train_recall(kind: str, lag: int, *, steps: int = 800, hidden_size: int = 64
     vocab = recall_vocab_size(n_symbols, n_noise)
     model = LastStateClassifier(make_recurrent(kind, vocab, hidden_size, gate_bias), vocab, n_symbols)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    X_test, y_test = recall_task(eval_size, lag, n_symbols, seed=2**31 - 1 - seed, n_noise=n_noise)  # never a training seed
+    # never a training seed
+    X_test, y_test = recall_task(eval_size, lag, n_symbols, seed=2**31 - 1 - seed, n_noise=n_noise)
 
     def accuracy() -> float:
         model.eval()

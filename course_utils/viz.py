@@ -28,7 +28,8 @@ import matplotlib.pyplot as plt
 from matplotlib import font_manager
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#17becf", "#7f7f7f"]
-CJK_FONTS = ["Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Serif CJK SC", "WenQuanYi Zen Hei", "SimHei", "AR PL UMing CN"]
+CJK_FONTS = ["Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Serif CJK SC", "WenQuanYi Zen Hei", "SimHei",
+             "AR PL UMing CN"]
 LATIN_FONT = "DejaVu Sans"
 # The first words of the stderr line written when a label falls back; _ext/cjk_cache.py looks
 # for it in cached notebooks, and reads the characters between the colon and " (".

@@ -45,7 +45,8 @@ MUTANTS = [
             "    return z - m - np.log(np.exp(z - m).sum(axis=-1, keepdims=True))\n",
             "The result is float64 for a float32 input: keep the dtype of z."),
     _mutant("bce_with_logits", "log of the sigmoid",
-            _BCE + "    p = 1 / (1 + np.exp(-z))\n    return float(np.mean(-(y * np.log(p) + (1 - y) * np.log(1 - p))))\n",
+            _BCE + "    p = 1 / (1 + np.exp(-z))\n"
+            "    return float(np.mean(-(y * np.log(p) + (1 - y) * np.log(1 - p))))\n",
             "log(1 - sigmoid(z)) is log(0) = -inf for a large z: use the softplus form."),
     _mutant("bce_with_logits", "sum instead of mean",
             _BCE + "    return float(np.sum(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))))\n",
@@ -62,7 +63,8 @@ MUTANTS = [
             _SMOOTHED + "    return float(-(q * logp).sum() / n), np.exp(logp) - q\n",
             "The gradient is not divided by N: the loss is a mean over the batch."),
     _mutant("smoothed_cross_entropy", "gradient ignores the smoothing",
-            _SMOOTHED + "    onehot = np.eye(c)[y]\n    return float(-(q * logp).sum() / n), (np.exp(logp) - onehot) / n\n",
+            _SMOOTHED + "    onehot = np.eye(c)[y]\n"
+            "    return float(-(q * logp).sum() / n), (np.exp(logp) - onehot) / n\n",
             "The gradient is softmax(z) - q with the smoothed target q, not the one-hot target."),
     _mutant("smoothed_cross_entropy", "gradient with the wrong sign",
             _SMOOTHED + "    return float(-(q * logp).sum() / n), (q - np.exp(logp)) / n\n",

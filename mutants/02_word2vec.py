@@ -103,7 +103,8 @@ MUTANTS = [
     _mutant("cbow_ns_loss_and_grads", "padding not masked",
             _CBOW.replace("h = (V_in[np.where(mask, contexts, 0)] * mask[:, :, None]).sum(axis=1) / m",
                           "h = V_in[contexts].mean(axis=1)")
-            + _CBOW_BACK.replace("    rows, cols = np.nonzero(mask)\n    np.add.at(dV, contexts[rows, cols], (dh / m)[rows])",
+            + _CBOW_BACK.replace("    rows, cols = np.nonzero(mask)\n"
+                                 "    np.add.at(dV, contexts[rows, cols], (dh / m)[rows])",
                                  "    np.add.at(dV, contexts, (dh / contexts.shape[1])[:, None, :])"),
             "-1 is padding, not V_in[-1] (the last word): average the valid context vectors only."),
     _mutant("cbow_ns_loss_and_grads", "mean over all 2w positions",
@@ -151,7 +152,8 @@ MUTANTS = [
             _HS + "    g = sig * s\n" + _HS_NODES + "    return float(np.logaddexp(0, -x).sum()), g @ u, d_nodes\n",
             "d/dx[-log σ(x)] = σ(x) - 1, not σ(x)."),
     _mutant("hs_loss_and_grads", "only the path's rows",
-            _HS + "    g = (sig - 1) * s\n" + "    return float(np.logaddexp(0, -x).sum()), g @ u, g[:, None] * center\n",
+            _HS + "    g = (sig - 1) * s\n"
+            + "    return float(np.logaddexp(0, -x).sum()), g @ u, g[:, None] * center\n",
             "Return d_node_vectors with the shape of node_vectors, zero off the path."),
     _mutant("hs_loss_and_grads", "mean over the path",
             _HS + "    g = (sig - 1) * s / len(s)\n" + _HS_NODES
@@ -164,7 +166,8 @@ MUTANTS = [
     # ---- frequency_cosine
     _mutant("frequency_cosine", "self-pairs included",
             _COSINE + _UNIT + _FREQUENT + _RARE
-            + "    return float((unit[frequent] @ unit[frequent].T).mean()), float((unit[rare] @ unit[rare].T).mean())\n",
+            + "    return float((unit[frequent] @ unit[frequent].T).mean()),"
+              " float((unit[rare] @ unit[rare].T).mean())\n",
             "Leave out each word's cosine with itself (always 1): average over the pairs i < j."),
     _mutant("frequency_cosine", "dot products, not cosines",
             _COSINE + "    unit = np.asarray(vectors, dtype=float)\n" + _FREQUENT + _RARE + _PAIRS + _RETURN,

@@ -57,7 +57,8 @@ def _bptt(forward_h="i * g", dh_in="dH[t] + carried", accumulate="grads[n] = gra
 '''
 
 
-def _measure(jacobian="(g * i * (1 - i))[0][:, None] * params['W_hi'].T + (i * (1 - g**2))[0][:, None] * params['W_hh'].T",
+def _measure(jacobian="(g * i * (1 - i))[0][:, None] * params['W_hi'].T"
+                      " + (i * (1 - g**2))[0][:, None] * params['W_hh'].T",
              chain="jacobians[len(jacobians) - k:]", product="J @ P", gate="np.mean(gates)",
              norm="np.linalg.norm(P)") -> str:
     return f'''def gate_gradient_measure(X, h0, params, k):
@@ -138,13 +139,15 @@ MUTANTS = [
             _measure(product="P @ J"),
             "∂h_T/∂h_{T-k} = J_T ⋯ J_{T-k+1}: the latest step's Jacobian goes on the left."),
     _mutant("gate_gradient_measure", "diag on the wrong side",
-            _measure(jacobian="params['W_hi'].T * (g * i * (1 - i))[0][None, :] + params['W_hh'].T * (i * (1 - g**2))[0][None, :]"),
+            _measure(jacobian="params['W_hi'].T * (g * i * (1 - i))[0][None, :]"
+                              " + params['W_hh'].T * (i * (1 - g**2))[0][None, :]"),
             "The row k of J_t is unit k of h_t: diag(...) multiplies Wᵀ from the left (scale its rows)."),
     _mutant("gate_gradient_measure", "path through the gate left out",
             _measure(jacobian="(i * (1 - g**2))[0][:, None] * params['W_hh'].T"),
             "J_t has two terms: the path through the gate, diag(g ⊙ i(1 - i)) W_hiᵀ, is missing."),
     _mutant("gate_gradient_measure", "candidate path not scaled by the gate",
-            _measure(jacobian="(g * i * (1 - i))[0][:, None] * params['W_hi'].T + (1 - g**2)[0][:, None] * params['W_hh'].T"),
+            _measure(jacobian="(g * i * (1 - i))[0][:, None] * params['W_hi'].T"
+                              " + (1 - g**2)[0][:, None] * params['W_hh'].T"),
             "The candidate's path is diag(i ⊙ (1 - g²)) W_hhᵀ: the gate i multiplies it."),
     _mutant("gate_gradient_measure", "one Jacobian too many",
             _measure(chain="jacobians[max(len(jacobians) - k - 1, 0):]"),

@@ -106,8 +106,10 @@ MUTANTS = [
             _edit(_LAYERNORM, (_DGAMMA, '"gamma": (dy * xhat).sum(axis=0)'), (_DBETA, '"beta": dy.sum(axis=0)')),
             "dgamma and dbeta sum over all leading axes (B and T), not only axis 0."),
     _mutant("layernorm_backward", "statistics over the batch (BatchNorm)",
-            _edit(_LAYERNORM, ("    mu = x.mean(axis=-1, keepdims=True)\n    var = ((x - mu) ** 2).mean(axis=-1, keepdims=True)\n",
-                               "    mu = x.mean(axis=0, keepdims=True)\n    var = ((x - mu) ** 2).mean(axis=0, keepdims=True)\n")),
+            _edit(_LAYERNORM, ("    mu = x.mean(axis=-1, keepdims=True)\n"
+                               "    var = ((x - mu) ** 2).mean(axis=-1, keepdims=True)\n",
+                               "    mu = x.mean(axis=0, keepdims=True)\n"
+                               "    var = ((x - mu) ** 2).mean(axis=0, keepdims=True)\n")),
             "This normalises over axis 0, the batch (BatchNorm): LayerNorm normalises each row."),
     _mutant("layernorm_backward", "variance term with the wrong sign",
             _edit(_LAYERNORM, ("g.mean(axis=-1, keepdims=True) - xhat", "g.mean(axis=-1, keepdims=True) + xhat")),
@@ -161,7 +163,8 @@ MUTANTS = [
             _edit(_MEASURE, ("    back = np.empty_like(Y_perm)\n    back[perm] = Y_perm\n", "    back = Y_perm\n")),
             "Put each output back in its token's row before comparing: row i holds token perm[i]."),
     _mutant("positions_measure", "put back with perm, not its inverse",
-            _edit(_MEASURE, ("    back = np.empty_like(Y_perm)\n    back[perm] = Y_perm\n", "    back = Y_perm[perm]\n")),
+            _edit(_MEASURE, ("    back = np.empty_like(Y_perm)\n    back[perm] = Y_perm\n",
+                             "    back = Y_perm[perm]\n")),
             "Y_perm[perm] permutes twice: undo the permutation with its inverse (back[perm] = Y_perm)."),
     _mutant("positions_measure", "positions travel with the tokens",
             _edit(_MEASURE, ("attend(X[perm] + P)", "attend(X[perm] + P[perm])")),

@@ -210,7 +210,8 @@ def check_recorded(report: Report, assignment_id: str, root: Path) -> None:
         return
     path = root / "solutions" / assignment_id / "expected.json"
     if not recording.is_fresh(path, data):
-        report.problems.append(f"{path.relative_to(root)} is stale: run `python -m course_utils release {assignment_id}`")
+        report.problems.append(
+            f"{path.relative_to(root)} is stale: run `python -m course_utils release {assignment_id}`")
     for name, task in data["tasks"].items():
         report.problems += [f"{name}: {p}" for p in recording.distinguishable(task)]
     report.lines.append(f"expected.json: {len(data['tasks'])} tasks recorded, fresh and distinguishable")
@@ -224,7 +225,8 @@ def check(assignment_id: str, root: Path | None = None) -> Report:
     with scratch_course(assignment_id, root) as course:
         generated = course / "exercises" / assignment_id
         for diff in release_differences(generated, root / "exercises" / assignment_id):
-            report.problems.append(f"exercises/ is out of sync ({diff}); run `python -m course_utils release {assignment_id}`")
+            report.problems.append(
+                f"exercises/ is out of sync ({diff}); run `python -m course_utils release {assignment_id}`")
         start = time.perf_counter()
         scores = autograde(course, assignment_id, {"solution": source, "release": generated / f"{assignment_id}.ipynb"})
         report.lines.append(f"autograded solution and release in {time.perf_counter() - start:.1f} s")

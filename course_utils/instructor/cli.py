@@ -43,7 +43,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(report, flush=True)
         reports.append(report)
     failed = [r.assignment_id for r in reports if not r.ok]
-    print(f"\n{len(reports) - len(failed)}/{len(reports)} exercises pass" + (f"; failing: {', '.join(failed)}" if failed else ""))
+    failing = f"; failing: {', '.join(failed)}" if failed else ""
+    print(f"\n{len(reports) - len(failed)}/{len(reports)} exercises pass" + failing)
     return 1 if failed else 0
 
 
@@ -61,7 +62,8 @@ def cmd_student_pack(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    """Add ``release``, ``check``, ``student-pack``, ``grade`` and ``export`` to the parser of ``python -m course_utils``."""
+    """Add ``release``, ``check``, ``student-pack``, ``grade`` and ``export`` to the parser of
+    ``python -m course_utils``."""
     p = sub.add_parser("release", help="regenerate exercises/ from solutions/")
     p.add_argument("ids", nargs="*", metavar="ID", help="exercise ids such as 01_neurons (default: all)")
     p.set_defaults(func=cmd_release)

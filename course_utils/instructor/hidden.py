@@ -111,7 +111,7 @@ def _outcome(fn: Callable, case: dict, stubs: Mapping[str, Callable]) -> tuple:
         raise
     except NotImplementedError:
         raise GradingError("not implemented yet (it raises NotImplementedError).") from None
-    except Exception as error:  # the student's bug, reported by category
+    except Exception as error:  # noqa: BLE001 - the student's bug, reported by category
         return ("raises", error)
 
 
@@ -125,9 +125,10 @@ def _leaves(value: Any) -> list:
 
 def category(got: Any, want: Any, rtol: float, atol: float) -> str | None:
     """What is wrong with ``got`` against ``want``, in words that reveal no value; None if right."""
-    if type(got) in (list, tuple) and type(want) in (list, tuple):
-        if type(got) is not type(want) or len(got) != len(want):
-            return f"returned {type(got).__name__} of {len(got)} items (a {type(want).__name__} of {len(want)} was asked for)"
+    both_sequences = type(got) in (list, tuple) and type(want) in (list, tuple)
+    if both_sequences and (type(got) is not type(want) or len(got) != len(want)):
+        return (f"returned {type(got).__name__} of {len(got)} items "
+                f"(a {type(want).__name__} of {len(want)} was asked for)")
     g_leaves, w_leaves = _leaves(got), _leaves(want)
     if len(g_leaves) != len(w_leaves):
         return "returned a different structure than asked for"

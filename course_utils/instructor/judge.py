@@ -122,7 +122,7 @@ class StudentProcess:
         while True:
             try:
                 msg = get(timeout=max(0.0, deadline - time.monotonic()))
-            except Exception:  # queue.Empty
+            except Exception:  # noqa: BLE001 - queue.Empty; any other failure to read also means no answer
                 raise StudentTimeout("the kernel did not finish the test cell") from None
             if msg.get("parent_header", {}).get("msg_id") != cell_id:
                 continue
@@ -255,7 +255,7 @@ class StudentProcess:
             self.channel.send({"ok": False, "error": {"type": "TestStopped", "message": "the test stopped here"}})
         except CodecError as error:
             self.channel.send({"ok": False, "error": {"type": "CodecError", "message": str(error)}})
-        except Exception as error:  # the student's arguments broke the reference helper
+        except Exception as error:  # noqa: BLE001 - the student's arguments broke the reference helper
             message = f"{type(error).__name__}: {error}"[: agent.MAX_MESSAGE]
             self.channel.send({"ok": False, "error": {"type": "CallbackError", "message": message}})
 

@@ -121,8 +121,8 @@ def export(assignment: str, grades: dict[str, Grade], roster: Path, fmt: str,
     header, rows = _read_roster(roster)
     kind = roster_kind(header)
     if fmt in ("canvas", "moodle") and kind != fmt:
-        raise ExportError(f"--format {fmt} needs the {fmt} roster ({'the gradebook export' if fmt == 'canvas' else 'the grading worksheet'}); "
-                          f"{roster} is a {kind} roster")
+        wanted = "the gradebook export" if fmt == "canvas" else "the grading worksheet"
+        raise ExportError(f"--format {fmt} needs the {fmt} roster ({wanted}); {roster} is a {kind} roster")
     max_score = next(iter(grades.values())).max_score if grades else 0.0
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")

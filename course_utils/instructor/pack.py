@@ -145,7 +145,7 @@ lab: $(BIN)/.installed
 ## make validate NOTEBOOK=exercises/01_neurons/01_neurons.ipynb
 validate: $(BIN)/.installed
 \t$(BIN)/python -m course_utils validate $(NOTEBOOK)
-'''
+'''  # noqa: E501 - the pip install line of the recipe is written as is (a Makefile line, not Python)
 
 
 def _readme(exercises: list[str], torch_version: str) -> str:
@@ -223,7 +223,8 @@ def student_pack(dest: Path, root: Path | None = None) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(path, target)
     shutil.copytree(root / "student_lab", dest / "student_lab")  # JupyterLab with Validate, no instructor panels
-    torch_pin = next(line for line in (root / "requirements.txt").read_text().splitlines() if line.startswith("torch=="))
+    requirements = (root / "requirements.txt").read_text().splitlines()
+    torch_pin = next(line for line in requirements if line.startswith("torch=="))
     exercises = sorted(p.name for p in (dest / "exercises").iterdir() if p.is_dir())
     (dest / "requirements.txt").write_text(_requirements(root))
     (dest / "pyproject.toml").write_text(PYPROJECT)

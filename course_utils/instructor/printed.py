@@ -33,7 +33,8 @@ def read_table(root: Path) -> tuple[dict[int, set[str]], dict[str, set[str]]]:
     for row in rows:
         cells = [c.strip() for c in row.strip("|").split("|")]
         if len(cells) != 6 or not cells[4].isdigit():
-            raise ValueError(f"a row of the table is not `chapter | printed | exercise | graded | points | teaches`: {row}")
+            raise ValueError(
+                f"a row of the table is not `chapter | printed | exercise | graded | points | teaches`: {row}")
         if cells[0]:
             exercise = cells[2]
             printed[int(cells[0])] = _names(cells[1])

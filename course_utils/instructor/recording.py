@@ -142,7 +142,7 @@ def _outcome(fn: Callable, case: dict, helpers: Mapping[str, Callable]) -> dict:
         with swapped_globals(fn, dict(helpers)), quiet():
             result = fn(*from_json(case["args"]), **from_json(case["kwargs"]))
         return outcome_to_json(("value", decode(encode(result))))
-    except Exception as error:  # a mutant may raise (or return non-data): its fingerprint
+    except Exception as error:  # noqa: BLE001 - a mutant may raise (or return non-data): its fingerprint
         return outcome_to_json(("raises", error))
 
 

@@ -148,7 +148,10 @@ def release_differences(generated: Path, committed: Path) -> list[str]:
     diffs += [f"only in exercises/: {f}" for f in sorted(old - new)]
     for name in sorted(new & old):
         a, b = generated / name, committed / name
-        same = json.loads(a.read_text()) == json.loads(b.read_text()) if name.endswith(".ipynb") else filecmp.cmp(a, b, shallow=False)
+        if name.endswith(".ipynb"):
+            same = json.loads(a.read_text()) == json.loads(b.read_text())
+        else:
+            same = filecmp.cmp(a, b, shallow=False)
         if not same:
             diffs.append(f"differs: {name}")
     return diffs

@@ -291,7 +291,7 @@ def decode(data: bytes) -> Any:
         return _decode(bytes(data))
     except CodecError:
         raise
-    except Exception as error:  # anything a crafted frame could still provoke
+    except Exception as error:  # noqa: BLE001 - anything a crafted frame could still provoke
         raise CodecError(f"malformed frame: {type(error).__name__}: {error}") from None
 
 

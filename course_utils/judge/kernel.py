@@ -9,6 +9,7 @@ kernel writes to stdout and stderr. Neither protects a score: the tests run in t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -36,10 +37,8 @@ def install_audit_hook(hidden_paths: list[str], fd: int | None) -> dict:
         n = state["counts"].get(kind, 0)
         state["counts"][kind] = n + 1
         if fd is not None and n < limit:
-            try:
+            with contextlib.suppress(OSError):
                 os.write(fd, (json.dumps({"kind": str(kind), "detail": detail[:250]}) + "\n").encode())
-            except OSError:
-                pass
 
     def hook(event: str, args: tuple) -> None:
         if not state["on"]:
@@ -59,7 +58,9 @@ def install_audit_hook(hidden_paths: list[str], fd: int | None) -> dict:
                     full = os.path.abspath(path)
                     if full.startswith(CANARY_PREFIX):  # the judge's probe: always answered
                         emit(Event.CANARY, full, limit=100)
-                    elif hidden and full.startswith(hidden) and any(full == h or full.startswith(h + "/") for h in hidden):
+                    elif hidden and full.startswith(hidden) and any(
+                        full == h or full.startswith(h + "/") for h in hidden
+                    ):
                         emit(Event.HIDDEN_PATH, f"{event} {full}")
         except Exception:  # noqa: BLE001 - an audit hook must never break the student's code
             pass
@@ -83,11 +84,10 @@ def cap_output(limit: int, fd: int | None) -> None:
             if not budget["noted"]:
                 budget["noted"] = True
                 if fd is not None:
-                    try:
-                        os.write(fd, (json.dumps({"kind": str(Event.OUTPUT_TRUNCATED), "detail":
-                                                  f"output beyond {limit:,} characters was dropped"}) + "\n").encode())
-                    except OSError:
-                        pass
+                    note = {"kind": str(Event.OUTPUT_TRUNCATED),
+                            "detail": f"output beyond {limit:,} characters was dropped"}
+                    with contextlib.suppress(OSError):
+                        os.write(fd, (json.dumps(note) + "\n").encode())
                 original(self, f"\n[... output truncated by the grader after {limit:,} characters ...]\n")
             return n
         if n > budget["left"]:

@@ -85,8 +85,8 @@ FILENAME = "expected.json"
 TAG = "__type__"
 _SPECIALS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 _DTYPES = frozenset(
-    "bool int8 int16 int32 int64 uint8 uint16 uint32 uint64 "
-    "float16 float32 float64 complex64 complex128".split()
+    ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+     "float16", "float32", "float64", "complex64", "complex128"]
 )
 _FAMILIES = {"bool": "a bool", "int": "an int", "float": "a float", "str": "a string"}
 _MISSING = object()
@@ -629,7 +629,7 @@ def _call(name: str, fn: Callable, case: dict, stubs: Mapping[str, Stub]) -> tup
     except NotImplementedError:
         message = f"{name} is not implemented yet (it raises NotImplementedError)."
         raise GradingError(message) from None
-    except Exception as error:  # the student's bug, reported by type and line
+    except Exception as error:  # noqa: BLE001 - the student's bug, reported by type and line
         return ("raises", error)
     try:
         return ("value", decode(encode(result)))

@@ -52,7 +52,7 @@ class KernelBackend:
 
 def _user_namespace() -> dict:
     try:
-        shell = get_ipython()  # type: ignore[name-defined]  # noqa: F821 - defined in IPython
+        shell = get_ipython()  # type: ignore[name-defined]  # defined in IPython
         return shell.user_ns
     except NameError:
         return vars(sys.modules["__main__"])

@@ -81,7 +81,8 @@ class NVSI(nn.Module):
         super().__init__()
         self.input_size, self.hidden_size = input_size, hidden_size
         for name in PARAM_NAMES:
-            shape = (hidden_size,) if name.startswith("b") else (input_size if "x" in name else hidden_size, hidden_size)
+            rows = input_size if "x" in name else hidden_size
+            shape = (hidden_size,) if name.startswith("b") else (rows, hidden_size)
             self.register_parameter(name, nn.Parameter(uniform_(torch.empty(shape), hidden_size)))
 
     def params(self) -> dict[str, torch.Tensor]:

@@ -7,7 +7,8 @@ import sys
 
 def test_execution_times_benchmark_writes_its_result(root, tmp_path):
     out = tmp_path / "times.json"
-    proc = subprocess.run([sys.executable, "benchmarks/execution_times.py", "--kind", "exercise", "--only", "01_neurons", "--out", str(out)],
+    proc = subprocess.run([sys.executable, "benchmarks/execution_times.py",
+                           "--kind", "exercise", "--only", "01_neurons", "--out", str(out)],
                           cwd=root, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads(out.read_text())
@@ -27,7 +28,8 @@ def test_unknown_target_is_an_error(root):
 
 def test_grading_benchmark_writes_its_result(root, tmp_path):
     out = tmp_path / "grading.json"
-    proc = subprocess.run([sys.executable, "benchmarks/grading.py", "--copies", "2", "--rounds", "2", "--out", str(out)],
+    proc = subprocess.run([sys.executable, "benchmarks/grading.py", "--copies", "2", "--rounds", "2",
+                           "--out", str(out)],
                           cwd=root, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     result = json.loads(out.read_text())
@@ -49,9 +51,9 @@ def test_grading_benchmark_writes_its_result(root, tmp_path):
     assert abs(ratios["jobs2_cold_over_nbgrader"] - cold) < 0.02 * cold + 0.01
     protocol = figures["protocol"]
     assert protocol["rounds"] == 2 and len(protocol["baseline_runs"]) == len(protocol["grade_runs"]) == 2
-    assert protocol["wall_ratio"] == round(protocol["median_seconds"]["baseline"] / protocol["median_seconds"]["grade"], 2)
-    assert protocol["met"] == (protocol["wall_ratio"] >= 2.0
-                               and protocol["cpu_per_submission"]["grade"] <= protocol["cpu_per_submission"]["baseline"])
+    seconds, cpu = protocol["median_seconds"], protocol["cpu_per_submission"]
+    assert protocol["wall_ratio"] == round(seconds["baseline"] / seconds["grade"], 2)
+    assert protocol["met"] == (protocol["wall_ratio"] >= 2.0 and cpu["grade"] <= cpu["baseline"])
     assert "protocol (2 interleaved rounds, medians)" in proc.stdout
     assert "subs/min" in proc.stdout
     assert "grade --jobs 2 / nbgrader autograde" in proc.stdout
@@ -64,7 +66,8 @@ def test_collect_memory_benchmark_writes_its_result(root, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     figures = json.loads(out.read_text())["results"]
     assert figures["sizes"] == [3, 12]
-    assert {(r["size"], r["mode"]) for r in figures["rows"]} == {(3, "spool"), (3, "memory"), (12, "spool"), (12, "memory")}
+    assert {(r["size"], r["mode"]) for r in figures["rows"]} == {
+        (3, "spool"), (3, "memory"), (12, "spool"), (12, "memory")}
     assert all(r["ok"] == r["size"] and r["peak_kib"] >= r["before_kib"] > 0 for r in figures["rows"])
     assert set(figures["ratio_large_over_small"]) == {"spool", "memory"} and isinstance(figures["met"], bool)
     assert "peak RSS, 12 students over 3" in proc.stdout

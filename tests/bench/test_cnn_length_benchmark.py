@@ -39,7 +39,8 @@ def test_cnn_length_writes_resumes_and_refuses_other_settings(run_benchmark, tmp
     assert abs(matched["parameters_outside_embedding"] / lstm["parameters_outside_embedding"] - 1) < 0.01
     assert by_model["textcnn"]["parameters_outside_embedding"] > 1.1 * lstm["parameters_outside_embedding"]
     acc = [r["accuracy"] for r in figures["runs"] if r["model"] == "lstm"]
-    assert figures["summary"]["lstm"]["seeds"] == 2 and abs(figures["summary"]["lstm"]["accuracy"] - np.mean(acc)) < 1e-4
+    lstm_summary = figures["summary"]["lstm"]
+    assert lstm_summary["seeds"] == 2 and abs(lstm_summary["accuracy"] - np.mean(acc)) < 1e-4
 
     refused = bench("--seeds", "0", "--resume", "--epochs", "2", check=False)
     assert refused.returncode != 0 and "other settings" in refused.stderr

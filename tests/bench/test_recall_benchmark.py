@@ -18,7 +18,8 @@ def test_recall_benchmark_writes_its_result(root, tmp_path):
     figures = result["results"]
     assert figures["settings"]["steps"] == 10 and figures["settings"]["lags"] == [2, 3]
     runs = figures["runs"]
-    assert [(r["kind"], r["lag"], r["seed"]) for r in runs] == [("rnn", 2, 0), ("rnn", 3, 0), ("nvsi", 2, 0), ("nvsi", 3, 0)]
+    assert [(r["kind"], r["lag"], r["seed"]) for r in runs] == [
+        ("rnn", 2, 0), ("rnn", 3, 0), ("nvsi", 2, 0), ("nvsi", 3, 0)]
     for r in runs:
         assert 0 <= r["accuracy"] <= 1 and r["seconds"] > 0 and r["steps"] == 10
         assert [s for s, _ in r["curve"]] == list(range(1, 11))

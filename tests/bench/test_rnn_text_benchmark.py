@@ -81,11 +81,13 @@ def test_committed_rnn_text_result_covers_the_chapters(root):
         for config, entry in figures["summary"][experiment].items():
             assert entry["seeds"] == figures["settings"]["seeds"]
             assert entry["lr"] in figures["settings"]["lr_grid"][experiment]
-            assert set(figures["tuning"][experiment][config]) == {str(lr) for lr in figures["settings"]["lr_grid"][experiment]}
+            grid = figures["settings"]["lr_grid"][experiment]
+            assert set(figures["tuning"][experiment][config]) == {str(lr) for lr in grid}
     assert len(figures["settings"]["lr_grid"]["bbc"]) >= 3  # Chapter 6 says the classifier's rate is tuned
     assert 3e-3 in figures["settings"]["lr_grid"]["sent"]  # Chapter 5's rate, among those tuned
     seg = figures["summary"]["seg"]
     # the wide one-layer model is the parameter-matched control of the two-layer one, the
     # left-to-right LSTM that of the one-layer BiLSTM
-    assert abs(seg["bilstm_1_wide"]["parameters"] - seg["bilstm_2"]["parameters"]) < 0.02 * seg["bilstm_2"]["parameters"]
-    assert abs(seg["lstm_uni"]["parameters"] - seg["bilstm_1"]["parameters"]) < 0.05 * seg["bilstm_1"]["parameters"]
+    params = {name: seg[name]["parameters"] for name in ("bilstm_1", "bilstm_2", "bilstm_1_wide", "lstm_uni")}
+    assert abs(params["bilstm_1_wide"] - params["bilstm_2"]) < 0.02 * params["bilstm_2"]
+    assert abs(params["lstm_uni"] - params["bilstm_1"]) < 0.05 * params["bilstm_1"]

@@ -51,7 +51,7 @@ def find_chromium() -> tuple[str, str] | None:
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - the base class's signature
+    def log_message(self, format, *args):  # `format`: the base class's signature
         pass
 
 

@@ -84,7 +84,8 @@ def test_a_downloaded_chapter_reads_on_its_own(site, stem):  # noqa: F811
     else:
         assert not data_cells
     assert "../" not in code and "__file__" not in code, f"{stem}: code that reads the repository"
-    assert not re.search(r"^\s*(from|import) myst_nb", code, re.M), f"{stem}: imports myst_nb (not in the student edition)"
+    assert not re.search(r"^\s*(from|import) myst_nb", code, re.M), (
+        f"{stem}: imports myst_nb (not in the student edition)")
     # Outputs as the page shows them: no stderr, no glue records.
     outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs]
     assert outputs, f"{stem}: the executed outputs"

@@ -60,7 +60,8 @@ def test_a_malformed_notebook_is_one_students_status(tmp_path):
     assert status["meta"] == "invalid_notebook"
 
 
-HOSTILE_MARKDOWN = "Look: <script>document.title='XSS-MD'</script> <img src=x onerror=\"document.title='XSS-IMG'\">\n```\nfence\n```"
+HOSTILE_MARKDOWN = ("Look: <script>document.title='XSS-MD'</script> "
+                    "<img src=x onerror=\"document.title='XSS-IMG'\">\n```\nfence\n```")
 
 
 def _hostile_notebook():

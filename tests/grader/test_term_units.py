@@ -82,7 +82,8 @@ def test_times_and_extensions_of_the_term_class():
     ("student_id,submitted_at\nzed,2027-03-01T10:00+01:00\n", "times.csv line 2: unknown student 'zed'"),
     ("student_id,submitted_at\n1001,2027-03-01T10:00+01:00\n1002,yesterday\n",
      "times.csv line 3: cannot read the time 'yesterday'"),
-    ("student_id,submitted_at\n1001,2027-03-01T10:00\n", "times.csv line 2: the time '2027-03-01T10:00' has no time zone"),
+    ("student_id,submitted_at\n1001,2027-03-01T10:00\n",
+     "times.csv line 2: the time '2027-03-01T10:00' has no time zone"),
     ("id,when\n1001,2027-03-01T10:00+01:00\n", "expected the columns student_id,submitted_at"),
 ])
 def test_bad_timestamps_name_the_line(tmp_path, content, message):
@@ -189,7 +190,8 @@ def test_canvas_export_asks_for_the_column_when_unsure(tmp_path):
 def test_moodle_export_fills_the_worksheet(tmp_path):
     (tmp_path / "grades.csv").write_text("student_id,score,max_score,status,submitted_at,late_by,penalty,final_score\n"
                                          "2001,10,12,ok,,0,0,10\n2002,12,12,ok,,3,1.2,10.8\n")
-    text, missing, unknown = lms.export("01_neurons", lms.read_grades(tmp_path), TERM / "moodle_worksheet.csv", "moodle")
+    text, missing, unknown = lms.export("01_neurons", lms.read_grades(tmp_path), TERM / "moodle_worksheet.csv",
+                                        "moodle")
     rows = _rows(text)
     header = (TERM / "moodle_worksheet.csv").read_text().splitlines()[0].split(",")
     assert rows[0] == header  # Moodle's upload matches the worksheet's own columns

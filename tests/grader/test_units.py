@@ -116,7 +116,8 @@ def test_a_regrade_lists_what_changed_for_each_student(tmp_path):
     write_regrade(tmp_path / "regrade.csv", old, new)
     lines = (tmp_path / "regrade.csv").read_text().splitlines()
     assert lines[0] == "student_id,old_score,new_score,old_status,new_status,cells_changed"
-    assert lines[1:] == ["'=cmd,0,0,missing,missing,", "amy,6,8,ok,ok,test_b", "gone,12,,ok,,", "new,,0,,timeout,test_a"]
+    assert lines[1:] == ["'=cmd,0,0,missing,missing,", "amy,6,8,ok,ok,test_b", "gone,12,,ok,,",
+                         "new,,0,,timeout,test_a"]
 
 
 def test_a_run_resumes_only_an_unfinished_run_of_the_same_release(tmp_path):

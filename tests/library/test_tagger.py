@@ -52,7 +52,8 @@ def test_bidirectional_tagger_ignores_padding_and_sees_the_future():
             padded = model(torch.tensor([[3, 4, 5, 0, 0], [6, 7, 8, 9, 2]]), torch.tensor([3, 5]))
             assert alone.shape == (1, 3, 4)
             torch.testing.assert_close(padded[:1, :3], alone)
-        changed = [m(torch.tensor([[3, 4, 5, 6]]), torch.tensor([4])) - m(torch.tensor([[3, 4, 5, 7]]), torch.tensor([4]))
+        changed = [m(torch.tensor([[3, 4, 5, 6]]), torch.tensor([4]))
+                   - m(torch.tensor([[3, 4, 5, 7]]), torch.tensor([4]))
                    for m in (bi, uni)]
     assert changed[0][0, 0].abs().max() > 1e-6  # the first character's tag depends on the last
     assert changed[1][0, :3].abs().max() == 0  # a left-to-right LSTM cannot look ahead

@@ -98,9 +98,8 @@ def test_sgns_gradients_match_finite_differences():
 
 def test_sgns_loss_is_stable_for_large_scores():
     center, context, negatives = _sgns_case(3, scale=30.0)
-    with np.errstate(all="raise"):
-        with np.errstate(under="ignore"):
-            loss, *grads = w2v.sgns_loss_and_grads(center, context, negatives)
+    with np.errstate(all="raise"), np.errstate(under="ignore"):
+        loss, *grads = w2v.sgns_loss_and_grads(center, context, negatives)
     assert np.isfinite(loss) and all(np.all(np.isfinite(g)) for g in grads)
 
 

@@ -87,8 +87,8 @@ from .scrub import as_text_block, scrub, split_hidden
 from .similarity import all_kgrams, similar_pairs, solution_cells, write_similarity
 from .station import Station, grade_one
 
-__all__ = ["MAX_NOTEBOOK_BYTES", "STATUSES", "SUSPICIOUS", "Deadlines", "Job", "LateError", "Limits", "Row", "Station", "Submission",
-           "RunError", "WorkerResult", "add_arguments", "as_text_block", "collect", "csv_cell", "grade",
+__all__ = ["MAX_NOTEBOOK_BYTES", "STATUSES", "SUSPICIOUS", "Deadlines", "Job", "LateError", "Limits", "Row", "Station",
+           "Submission", "RunError", "WorkerResult", "add_arguments", "as_text_block", "collect", "csv_cell", "grade",
            "grade_one", "mistake_counts", "parse_size", "pass_rates", "release_diagnoses", "run",
            "safe_id", "scan_code", "scrub", "split_hidden", "student_ids", "unique_ids", "write_reports"]
 
@@ -240,11 +240,13 @@ def _progress(total: int, enabled: bool):
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("assignment", metavar="ASSIGNMENT", help="exercise id, such as 01_neurons")
     parser.add_argument("submissions", metavar="SUBMISSIONS", type=Path, help="a folder or a .zip of submissions")
-    parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="where grades, feedback and the gradebook go")
+    parser.add_argument("--out", required=True, type=Path, metavar="DIR",
+                        help="where grades, feedback and the gradebook go")
     parser.add_argument("--db", metavar="URL", help="SQLAlchemy URL of the gradebook (default: sqlite:///DIR/gradebook.db)")
     parser.add_argument("--jobs", type=int, default=None, help="worker processes (default: the number of cores)")
     parser.add_argument("--memory", default="2GiB", help="memory limit per kernel, e.g. 2GiB or 512MiB (default 2GiB)")
-    parser.add_argument("--timeout", type=float, default=None, help="seconds per cell (default: the course's Execute.timeout)")
+    parser.add_argument("--timeout", type=float, default=None,
+                        help="seconds per cell (default: the course's Execute.timeout)")
     parser.add_argument("--wall", type=float, default=600.0, help="seconds per notebook (default 600)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--scheduler", metavar="ADDRESS",

@@ -106,8 +106,9 @@ def student_ids(submissions: Path, assignment_id: str) -> list[str]:
 def _unwrap(entries: list, assignment_id: str) -> list:
     """A zip often wraps everything in one folder: look inside it."""
     nb_name = f"{assignment_id}.ipynb"
-    while entries and all(len(p) >= 2 for p, _ in entries) and len({p[0] for p, _ in entries}) == 1 \
-            and not any(p[1] in (nb_name, assignment_id) for p, _ in entries) and not MOODLE_NAME.match(entries[0][0][0]):
+    while (entries and all(len(p) >= 2 for p, _ in entries) and len({p[0] for p, _ in entries}) == 1
+           and not any(p[1] in (nb_name, assignment_id) for p, _ in entries)
+           and not MOODLE_NAME.match(entries[0][0][0])):
         entries = [(p[1:], r) for p, r in entries]
     return entries
 

@@ -95,7 +95,9 @@ def parse_time(text: str, where: str, zone: ZoneInfo | None = None) -> dt.dateti
             except ValueError:
                 continue
         if value is None:
-            raise LateError(f"{where}: cannot read the time {raw!r} (use ISO 8601, e.g. 2027-03-01T23:59+01:00)") from None
+            raise LateError(
+                f"{where}: cannot read the time {raw!r} (use ISO 8601, e.g. 2027-03-01T23:59+01:00)"
+            ) from None
     if value.tzinfo is None:
         if zone is None:
             raise LateError(f"{where}: the time {raw!r} has no time zone (write it with an offset such as +01:00"

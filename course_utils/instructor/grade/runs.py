@@ -151,5 +151,6 @@ def write_regrade(path: Path, old: dict[str, Row], new: list[Row]) -> None:
             cells = sorted(set(before.cells if before else {}) | set(after.cells if after else {}))
             changed = [c for c in cells if (before.cells.get(c, [None])[0] if before else None)
                        != (after.cells.get(c, [None])[0] if after else None)]
-            writer.writerow([csv_cell(student), f"{before.score:g}" if before else "", f"{after.score:g}" if after else "",
+            writer.writerow([csv_cell(student),
+                             f"{before.score:g}" if before else "", f"{after.score:g}" if after else "",
                              before.status if before else "", after.status if after else "", " ".join(changed)])

@@ -180,5 +180,6 @@ def _scratch_parent(caps: sandbox.Capabilities) -> str:
     default = tempfile.gettempdir()
     if not caps.switch_user or sandbox.blocked_ancestor(default) is None:
         return default
-    return next((d for d in ("/tmp", "/var/tmp", "/dev/shm") if os.path.isdir(d) and sandbox.blocked_ancestor(d) is None),
-                default)
+    reachable = (d for d in ("/tmp", "/var/tmp", "/dev/shm")
+                 if os.path.isdir(d) and sandbox.blocked_ancestor(d) is None)
+    return next(reachable, default)

@@ -299,7 +299,8 @@ def output_flags(nb) -> dict[str, list[str]]:
             text = f"{out.ename}: {out.evalue}"
             if out.ename == "CellTimeoutError":
                 flags["timeout"].append(name)
-            elif out.ename == "MemoryError" or re.search(r"Unable to allocate|can't allocate memory|Cannot allocate", text):
+            elif (out.ename == "MemoryError"
+                  or re.search(r"Unable to allocate|can't allocate memory|Cannot allocate", text)):
                 flags["memory_limit"].append(name)
             elif re.search(r"Network is unreachable|name resolution|Name or service not known|Errno 101", text):
                 flags["network_error"].append(name)

@@ -12,11 +12,11 @@ starts every kernel instead through this module, in three layers:
    The kernel talks to nbgrader over Unix sockets (ZMQ's ``ipc`` transport), which
    cross network namespaces.
 2. :func:`launch`, run as the namespace's first process, sets the resource limits
-   (``--memory`` as ``RLIMIT_DATA``, with ``RLIMIT_AS`` 4 GiB above it; file size, process count, no core dumps), drops to
-   a **separate user id** (when started as root: a uid of its own per student, so a
-   kernel can read neither root's files nor another student's), enforces the **wall
-   limit** of the notebook and, when the kernel exits, kills and reports any process
-   it left behind.
+   (``--memory`` as ``RLIMIT_DATA``, with ``RLIMIT_AS`` 4 GiB above it; file size,
+   process count, no core dumps), drops to a **separate user id** (when started as
+   root: a uid of its own per student, so a kernel can read neither root's files nor
+   another student's), enforces the **wall limit** of the notebook and, when the
+   kernel exits, kills and reports any process it left behind.
 3. :mod:`course_utils.judge.kernel`, the kernel itself, started from a copy of the student
    edition (``Policy.pythonpath``) with the repository covered (``Policy.cover``), reports
    what the student's code tried (network calls, child processes, hidden paths: a Python

@@ -38,7 +38,8 @@ class Policy:
     max_procs: int = 256  #: processes and threads of the kernel's user (RLIMIT_NPROC)
     threads: int | None = None  #: OMP/BLAS threads of the kernel
     cover: list[str] = field(default_factory=list)  #: folders covered whole, except what ``expose`` binds back
-    pythonpath: list[str] = field(default_factory=list)  #: the kernel imports course_utils from here (the student edition)
+    #: the kernel imports course_utils from here (the student edition)
+    pythonpath: list[str] = field(default_factory=list)
     private_tmp: list[str] = field(default_factory=list)  #: each gets an empty tmpfs of the kernel's own
     tmp_size: int = 64 << 20  #: bytes of each private tmpfs
 

@@ -228,7 +228,8 @@ def verdict_visible() -> list[dict]:
 def bilinear_hidden() -> list[dict]:
     rng = np.random.default_rng(9901)
     return [
-        _case("hidden: B = 4, T = 7, H_d = 6, H_e = 3, lengths", *_bilinear_args(rng, 4, 7, 6, 3, [7, 1, 4, 6], pad=-5.0)),
+        _case("hidden: B = 4, T = 7, H_d = 6, H_e = 3, lengths",
+              *_bilinear_args(rng, 4, 7, 6, 3, [7, 1, 4, 6], pad=-5.0)),
         _case("hidden: one state dimension", *_bilinear_args(rng, 2, 3, 1, 1, [2, 3])),
         _case("hidden: square W, no padding", *_bilinear_args(rng, 3, 5, 4, 4)),
         _case("hidden: mask with holes", *_bilinear_args(rng, 2, 4, 2, 5)[:3],

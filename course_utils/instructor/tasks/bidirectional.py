@@ -288,7 +288,8 @@ def verdict_hidden() -> list[dict]:
 def _torch_score_parts(emissions, transitions, start, end):
     import torch
 
-    return [torch.tensor(np.asarray(a, dtype=np.float64), requires_grad=True) for a in (emissions, transitions, start, end)]
+    return [torch.tensor(np.asarray(a, dtype=np.float64), requires_grad=True)
+            for a in (emissions, transitions, start, end)]
 
 
 def _torch_log_z(em, tr, st, en):

@@ -355,8 +355,8 @@ def torch_step_backward(x, h_prev, c_prev, weight_ih, weight_hh, bias_ih, bias_h
     xt, ht, ct = (torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in (x, h_prev, c_prev))
     h, c = cell(xt, (ht, ct))
     params = [cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh]
-    grads = torch.autograd.grad((h, c), [xt, ht, ct, *params],
-                                grad_outputs=(torch.tensor(dh, dtype=torch.float64), torch.tensor(dc, dtype=torch.float64)))
+    upstream = (torch.tensor(dh, dtype=torch.float64), torch.tensor(dc, dtype=torch.float64))
+    grads = torch.autograd.grad((h, c), [xt, ht, ct, *params], grad_outputs=upstream)
     return {k: g.numpy() for k, g in zip(KEYS, grads, strict=True)}
 
 

@@ -160,7 +160,8 @@ def smoothed_hidden() -> list[dict]:
 def slope_hidden() -> list[dict]:
     rng = np.random.default_rng(9104)
     X = rng.normal(size=(10, 5))
-    return [_case(f"hidden: scale {s}", X, s * rng.normal(size=(5, 4)), s * rng.normal(size=4)) for s in (0.3, 3.0, 30.0)]
+    return [_case(f"hidden: scale {s}", X, s * rng.normal(size=(5, 4)), s * rng.normal(size=4))
+            for s in (0.3, 3.0, 30.0)]
 
 
 def verdict_hidden() -> list[dict]:

@@ -195,11 +195,14 @@ def sinusoidal(T: int, D: int) -> np.ndarray:
 def measure_visible() -> list[dict]:
     rng = np.random.default_rng(1003)
     return [
-        _case("no positions, no mask: a 3-cycle of 4 tokens", *_positions_args(rng, 4, 4, [1, 2, 0, 3], positions=False)),
+        _case("no positions, no mask: a 3-cycle of 4 tokens",
+              *_positions_args(rng, 4, 4, [1, 2, 0, 3], positions=False)),
         _case("sinusoidal positions, no mask, T = 5", *_positions_args(rng, 5, 4, [2, 0, 1, 4, 3])),
-        _case("no positions, causal mask, T = 4", *_positions_args(rng, 4, 6, [3, 1, 0, 2], positions=False, causal=True)),
+        _case("no positions, causal mask, T = 4",
+              *_positions_args(rng, 4, 6, [3, 1, 0, 2], positions=False, causal=True)),
         _case("the identity permutation: nothing changes", *_positions_args(rng, 4, 4, [0, 1, 2, 3], causal=True)),
-        _case("positions and the causal mask, T = 6, D = 8", *_positions_args(rng, 6, 8, [5, 3, 0, 1, 4, 2], causal=True)),
+        _case("positions and the causal mask, T = 6, D = 8",
+              *_positions_args(rng, 6, 8, [5, 3, 0, 1, 4, 2], causal=True)),
         _case("positions, no mask, larger inputs (scale 3)", *_positions_args(rng, 5, 6, [4, 0, 3, 2, 1], scale=3.0)),
     ]
 
